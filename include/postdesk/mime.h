@@ -1,0 +1,103 @@
+/* mime.h - one raw RFC 5322 message in, one plain struct out.
+ *
+ * Only ingest/mime.c and ingest/mime_html.c include GMime or libxml2: no
+ * library type leaves this module. Every string in pd_message_t is valid
+ * UTF-8, whatever charset the message declared (or failed to declare), so
+ * nothing downstream (SQLite, PCRE2, JSON) ever sees invalid bytes.
+ */
+#ifndef POSTDESK_MIME_H
+#define POSTDESK_MIME_H
+
+#include "postdesk/common.h"
+
+/* Header sections larger than this are refused before GMime sees them:
+ * GMime has no limit of its own and a 64 MiB header costs 330 MB of memory. */
+#define PD_MIME_MAX_HEADER_BYTES (1024 * 1024)
+
+typedef struct {
+  char *name;     /* owned, UTF-8, decoded from RFC 2047; NULL when absent */
+  char *address;  /* owned, lower-case domain part; never NULL */
+} pd_address_t;
+
+typedef struct {
+  char *name;     /* owned: header name as written */
+  char *value;    /* owned: unfolded, RFC 2047-decoded, UTF-8 */
+} pd_header_t;
+
+typedef struct {
+  char *filename;   /* owned: decoded (RFC 2231/2047) and sanitised: no '/',
+                       '\\', control characters or leading dots; never NULL
+                       ("attachment-N" when the message names none) */
+  char *mime_type;  /* owned, lower-case, e.g. "application/pdf" */
+  gsize size;       /* decoded size in bytes */
+  GBytes *content;  /* owned; NULL unless PD_MIME_WANT_CONTENT was given */
+} pd_attachment_t;
+
+typedef struct {
+  char *message_id;           /* owned, without <>; never NULL */
+  bool message_id_synthetic;  /* true when the message had none and the id
+                                 was derived from a hash of its raw bytes */
+  pd_address_t *from;         /* owned; NULL when the message has no usable sender */
+  GPtrArray *to;              /* owned, of pd_address_t* */
+  GPtrArray *cc;              /* owned, of pd_address_t* */
+  GPtrArray *reply_to;        /* owned, of pd_address_t* */
+  GPtrArray *envelope_to;     /* owned, of char*: Delivered-To and X-Original-To addresses */
+  char *subject;              /* owned, decoded; "" when absent */
+  pd_time_t date;             /* the Date header; 0 when absent or unreadable */
+  char *in_reply_to;          /* owned, without <>; NULL when absent */
+  GPtrArray *references;      /* owned, of char*, without <>, oldest first */
+  char *body_text;            /* owned: the readable body; "" when there is none */
+  GPtrArray *attachments;     /* owned, of pd_attachment_t* */
+  GPtrArray *headers;         /* owned, of pd_header_t*: the top-level headers in order */
+  bool auto_reply;            /* RFC 3834 and vendor auto-reply markers */
+  bool bulk;                  /* Precedence bulk/junk/list, List-Id, List-Unsubscribe */
+  bool bounce;                /* a delivery status notification */
+  char *bounced_message_id;   /* owned: for a bounce, the Message-ID of the returned
+                                 message when it can be found; else NULL */
+} pd_message_t;
+
+typedef enum {
+  PD_MIME_WANT_CONTENT = 1 << 0,  /* keep decoded attachment bytes */
+} pd_mime_flags_t;
+
+/* Parses 'raw' ('len' bytes). Returns NULL with PD_ERROR_PARSE when the bytes
+ * are not a message at all, or PD_ERROR_TOO_BIG when the header section is
+ * over PD_MIME_MAX_HEADER_BYTES; the message says what is wrong. A message
+ * with no usable sender is returned with from == NULL: whether that is
+ * acceptable is the caller's decision. (transfer full) */
+pd_message_t *pd_mime_parse (const char *raw, gsize len, guint flags, GError **err);
+
+/* An empty message: every list allocated and empty, subject and body "".
+ * Parsers and tests fill it in. (transfer full) */
+pd_message_t *pd_message_new (void);
+void pd_message_free (pd_message_t *msg);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (pd_message_t, pd_message_free)
+
+void pd_address_free (pd_address_t *addr);
+void pd_attachment_free (pd_attachment_t *att);
+
+/* The value of the first top-level header called 'name' (case-insensitive),
+ * or NULL. (borrowed from msg) */
+const char *pd_message_header (const pd_message_t *msg, const char *name);
+
+/* The synthetic Message-ID for raw bytes that carry none: stable across CRLF
+ * and LF line endings. (transfer full) */
+char *pd_mime_synthetic_id (const char *raw, gsize len);
+
+/* HTML to readable text (libxml2's HTML parser): paragraphs and line breaks
+ * kept, script and style dropped, entities decoded. 'html' is UTF-8.
+ * (transfer full, valid UTF-8) */
+char *pd_html_to_text (const char *html, gsize len);
+
+/* Makes any bytes valid UTF-8: as-is when valid, else read as 'charset' when
+ * given and known, else as windows-1252. (transfer full) */
+char *pd_text_to_utf8 (const char *bytes, gsize len, const char *charset);
+
+/* Appends a header to msg->headers (copies both strings). */
+void pd_message_add_header (pd_message_t *msg, const char *name, const char *value);
+
+/* Called once at start-up and once at exit by main(). */
+void pd_mime_init (void);
+void pd_mime_shutdown (void);
+
+#endif

@@ -1,0 +1,209 @@
+/* store.h - the SQLite database: tickets, messages, raw bytes, events,
+ * outbox, mailbox state and quarantine. Only ingest/store.c includes sqlite3.h.
+ *
+ * Every write happens inside pd_store_begin()/pd_store_commit() (BEGIN
+ * IMMEDIATE); callers group many messages into one transaction and isolate
+ * each message with a savepoint, so a batch is committed durably at once
+ * (synchronous=FULL) and one bad message never rolls back its neighbours.
+ * All SQL is prepared once with bound parameters; nothing is ever spliced.
+ */
+#ifndef POSTDESK_STORE_H
+#define POSTDESK_STORE_H
+
+#include "postdesk/common.h"
+#include "postdesk/mime.h"
+
+typedef struct pd_store pd_store_t;
+
+/* Opens (creating if needed) and migrates the database at 'path'.
+ * On failure *out is NULL and 'err' says why, naming the file. */
+bool pd_store_open (const char *path, pd_store_t **out, GError **err);
+void pd_store_free (pd_store_t *store);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (pd_store_t, pd_store_free)
+
+/* The schema version after migration (PRAGMA user_version). */
+int pd_store_schema_version (pd_store_t *store);
+
+/* ---- transactions ---------------------------------------------------- */
+bool pd_store_begin (pd_store_t *store, GError **err);     /* BEGIN IMMEDIATE */
+bool pd_store_commit (pd_store_t *store, GError **err);
+void pd_store_rollback (pd_store_t *store);                 /* no-op outside a transaction */
+bool pd_store_in_transaction (pd_store_t *store);
+/* One message's work inside a batch: SAVEPOINT msg / RELEASE / ROLLBACK TO. */
+bool pd_store_savepoint (pd_store_t *store, GError **err);
+bool pd_store_release (pd_store_t *store, GError **err);
+void pd_store_rollback_savepoint (pd_store_t *store);
+
+/* ---- plain records handed to and from the store ---------------------- */
+
+typedef struct {
+  gint64 id;
+  char *subject;               /* owned: normalised subject */
+  char *status;                /* owned: new|open|pending|solved|closed */
+  int severity;                /* 1 or 2 */
+  char **severity_rules;       /* owned, NULL-terminated: rule names that set it */
+  pd_address_t requester;      /* fields owned */
+  char *customer;              /* owned, NULL until customers exist */
+  char *plan;                  /* owned, NULL until plans exist */
+  pd_time_t created_at;        /* arrival of the message that opened it */
+  pd_time_t updated_at;
+  pd_time_t first_response_due;  /* 0 = none */
+  pd_time_t resolution_due;      /* 0 = none */
+  pd_time_t first_response_at;   /* 0 = none yet */
+  gint64 linked_to;            /* 0 = none */
+  char *mailbox;               /* owned: mailbox the opening message came from, NULL for files */
+  gint64 message_count;
+} pd_ticket_t;
+void pd_ticket_free (pd_ticket_t *t);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (pd_ticket_t, pd_ticket_free)
+
+typedef struct {
+  gint64 id;
+  gint64 ticket_id;
+  char *message_id;      /* owned */
+  char *direction;       /* owned: "in" | "out" */
+  char *kind;            /* owned: customer|staff|auto-reply|bounce|ack|relay|notice */
+  pd_address_t from;     /* fields owned */
+  char *subject;         /* owned */
+  pd_time_t received_at;
+  char *in_reply_to;     /* owned, may be NULL */
+  char *body_text;       /* owned */
+  GPtrArray *attachments;/* owned, of pd_attachment_t* (content NULL) */
+} pd_stored_message_t;
+void pd_stored_message_free (pd_stored_message_t *m);
+
+typedef struct {
+  gint64 id;
+  gint64 ticket_id;
+  char *kind;            /* owned: ack|relay|notice|... */
+  char **to;             /* owned, NULL-terminated addresses */
+  char *subject;         /* owned */
+  char *message_id;      /* owned */
+  char *in_reply_to;     /* owned, may be NULL */
+  char *status;          /* owned: queued|sent|failed */
+  int attempts;
+  char *last_error;      /* owned, may be NULL */
+  char *body_text;       /* owned */
+} pd_outbox_item_t;
+void pd_outbox_item_free (pd_outbox_item_t *o);
+
+typedef struct {
+  gint64 id;
+  char *reason;          /* owned */
+  pd_time_t received_at;
+  gint64 size;
+  char *mailbox;         /* owned, NULL for files */
+  char *origin;          /* owned: the file (and position in an mbox) it came from, or NULL */
+  char *status;          /* owned: held | released */
+  gint64 ticket_id;      /* the ticket it became after a retry; 0 while held */
+} pd_quarantine_item_t;
+void pd_quarantine_item_free (pd_quarantine_item_t *q);
+
+/* Where an inbound message came from; all borrowed. */
+typedef struct {
+  pd_time_t received_at;
+  const char *mailbox;   /* NULL for files and stdin */
+  const char *origin;    /* file path, "path#N" in an mbox, or "-" */
+  gint64 uidvalidity;    /* IMAP only, else 0 */
+  gint64 uid;            /* IMAP only, else 0 */
+} pd_arrival_t;
+
+/* ---- raw bytes -------------------------------------------------------- */
+/* Stores raw bytes once per SHA-256 and returns their row id; storing the
+ * same bytes again returns the existing row. */
+bool pd_store_raw_put (pd_store_t *store, const char *raw, gsize len,
+                       gint64 *raw_id, GError **err);
+bool pd_store_raw_get (pd_store_t *store, gint64 raw_id, GBytes **out, GError **err);
+
+/* ---- lookups for threading ------------------------------------------- */
+/* The ticket holding a message (inbound or outbound) with this Message-ID;
+ * *ticket_id is 0 when there is none. *fingerprint (transfer full, may be
+ * NULL) receives the stored message's fingerprint when asked for. */
+bool pd_store_find_message (pd_store_t *store, const char *message_id,
+                            gint64 *ticket_id, char **fingerprint, GError **err);
+bool pd_store_ticket_exists (pd_store_t *store, gint64 ticket_id, bool *exists, GError **err);
+/* True when 'address' (case-insensitive) is a participant of the ticket. */
+bool pd_store_is_participant (pd_store_t *store, gint64 ticket_id,
+                              const char *address, bool *out, GError **err);
+/* The requester's address (transfer full). */
+bool pd_store_ticket_requester (pd_store_t *store, gint64 ticket_id,
+                                char **address, GError **err);
+
+/* ---- writes ----------------------------------------------------------- */
+typedef struct {
+  const char *subject;           /* normalised */
+  const char *requester_name;    /* may be NULL */
+  const char *requester_address;
+  int severity;                  /* 1 or 2 */
+  const char *const *severity_rules; /* NULL-terminated, may be NULL */
+  pd_time_t created_at;
+  gint64 linked_to;              /* 0 = none */
+  const char *mailbox;           /* may be NULL */
+} pd_ticket_new_t;
+bool pd_store_ticket_create (pd_store_t *store, const pd_ticket_new_t *t,
+                             gint64 *ticket_id, GError **err);
+
+/* Adds an inbound message to a ticket with its attachments' metadata.
+ * 'kind' is customer|staff|auto-reply|bounce; 'fingerprint' tells apart two
+ * different messages that share a Message-ID. Fails with PD_ERROR_DB on a
+ * Message-ID that is already stored (callers check pd_store_find_message). */
+bool pd_store_message_add (pd_store_t *store, gint64 ticket_id,
+                           const pd_message_t *msg, const char *kind,
+                           const char *fingerprint, gint64 raw_id,
+                           const pd_arrival_t *arrival, gint64 *message_row,
+                           GError **err);
+
+/* Adds a participant; adding one that exists changes nothing.
+ * 'role' is requester|customer|staff. */
+bool pd_store_participant_add (pd_store_t *store, gint64 ticket_id,
+                               const char *address, const char *name,
+                               const char *role, GError **err);
+
+/* Appends to the ticket's history. 'type' is e.g. opened|message|linked|
+ * status|severity; 'actor' is an address or "postdesk"; 'detail' is a JSON
+ * object as text, or NULL. Also bumps the ticket's updated_at. */
+bool pd_store_event_add (pd_store_t *store, gint64 ticket_id, pd_time_t at,
+                         const char *actor, const char *type,
+                         const char *detail, GError **err);
+
+/* ---- reads for the command line --------------------------------------- */
+/* PD_ERROR_NOT_FOUND when there is no such ticket. (transfer full) */
+bool pd_store_ticket_get (pd_store_t *store, gint64 ticket_id,
+                          pd_ticket_t **out, GError **err);
+/* Tickets by id, optionally only those with 'status' (NULL = all).
+ * (transfer full, of pd_ticket_t*) */
+bool pd_store_tickets_list (pd_store_t *store, const char *status,
+                            GPtrArray **out, GError **err);
+/* Messages of a ticket in arrival order, inbound and outbound.
+ * (transfer full, of pd_stored_message_t*) */
+bool pd_store_ticket_messages (pd_store_t *store, gint64 ticket_id,
+                               GPtrArray **out, GError **err);
+/* (transfer full, of pd_outbox_item_t*) */
+bool pd_store_outbox_list (pd_store_t *store, GPtrArray **out, GError **err);
+
+/* ---- mailbox state (IMAP, per mailbox) ------------------------------- */
+/* *uidvalidity and *last_uid are 0 for a mailbox never seen. */
+bool pd_store_mailbox_state_get (pd_store_t *store, const char *mailbox,
+                                 gint64 *uidvalidity, gint64 *last_uid, GError **err);
+bool pd_store_mailbox_state_set (pd_store_t *store, const char *mailbox,
+                                 gint64 uidvalidity, gint64 last_uid, GError **err);
+
+/* ---- quarantine ------------------------------------------------------- */
+/* Keeps raw bytes postdesk could not turn into a ticket, with the reason.
+ * The same bytes quarantined again while still held update the reason and
+ * return the existing id (*was_new false). */
+bool pd_store_quarantine_add (pd_store_t *store, const char *raw, gsize len,
+                              const char *reason, const pd_arrival_t *arrival,
+                              gint64 *id, bool *was_new, GError **err);
+/* Held entries when 'all' is false, every entry otherwise.
+ * (transfer full, of pd_quarantine_item_t*) */
+bool pd_store_quarantine_list (pd_store_t *store, bool all, GPtrArray **out, GError **err);
+/* PD_ERROR_NOT_FOUND when there is no such entry. (transfer full) */
+bool pd_store_quarantine_get (pd_store_t *store, gint64 id,
+                              pd_quarantine_item_t **item, GBytes **raw, GError **err);
+/* Marks an entry released into 'ticket_id'. */
+bool pd_store_quarantine_release (pd_store_t *store, gint64 id, gint64 ticket_id, GError **err);
+/* Records a new reason after a retry that failed again. */
+bool pd_store_quarantine_set_reason (pd_store_t *store, gint64 id, const char *reason, GError **err);
+
+#endif

@@ -1,0 +1,72 @@
+/* util.c - small helpers every module uses: errors, times, hashes. */
+#include "postdesk/common.h"
+
+#include <string.h>
+
+G_DEFINE_QUARK (postdesk-error-quark, pd_error)
+
+int
+pd_error_exit_status (const GError *err)
+{
+  if (err != NULL && err->domain == PD_ERROR
+      && (err->code == PD_ERROR_USAGE || err->code == PD_ERROR_CONFIG))
+    return 2;
+  return 1;
+}
+
+char *
+pd_time_format (pd_time_t t)
+{
+  g_autoptr (GDateTime) dt = g_date_time_new_from_unix_utc (t);
+  if (dt == NULL)
+    return g_strdup ("invalid-time");
+  return g_date_time_format (dt, "%Y-%m-%dT%H:%M:%SZ");
+}
+
+bool
+pd_time_parse (const char *text, pd_time_t *out, GError **err)
+{
+  *out = 0;
+  if (text == NULL || *text == '\0')
+    {
+      g_set_error (err, PD_ERROR, PD_ERROR_USAGE, "empty time");
+      return false;
+    }
+  g_autoptr (GTimeZone) utc = g_time_zone_new_utc ();
+  g_autoptr (GDateTime) dt = g_date_time_new_from_iso8601 (text, utc);
+  if (dt == NULL && strlen (text) == 10)
+    {
+      /* A plain date: midnight UTC of that day. */
+      g_autofree char *full = g_strconcat (text, "T00:00:00Z", NULL);
+      dt = g_date_time_new_from_iso8601 (full, utc);
+    }
+  if (dt == NULL)
+    {
+      g_set_error (err, PD_ERROR, PD_ERROR_USAGE,
+                   "'%s' is not an ISO 8601 time (expected e.g. 2026-03-06T16:00:00-08:00)", text);
+      return false;
+    }
+  *out = g_date_time_to_unix (dt);
+  return true;
+}
+
+pd_time_t
+pd_time_now (void)
+{
+  return g_get_real_time () / G_USEC_PER_SEC;
+}
+
+char *
+pd_sha256_hex (const void *data, gsize len)
+{
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, data, len);
+}
+
+char *
+pd_address_domain (const char *address)
+{
+  const char *at = address != NULL ? strrchr (address, '@') : NULL;
+  if (at == NULL || at[1] == '\0')
+    return NULL;
+  return g_ascii_strdown (at + 1, -1);
+}
