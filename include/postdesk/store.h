@@ -98,6 +98,7 @@ typedef struct {
   gint64 ticket_id;      /* the ticket it became after a retry; 0 while held */
 } pd_quarantine_item_t;
 void pd_quarantine_item_free (pd_quarantine_item_t *q);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (pd_quarantine_item_t, pd_quarantine_item_free)
 
 /* Where an inbound message came from; all borrowed. */
 typedef struct {

@@ -1,0 +1,53 @@
+/* pipeline.h - one raw message through every stage: size check, MIME,
+ * threading, store; or into quarantine with the reason. Every source
+ * (files, and IMAP later) and `quarantine retry` go through here.
+ *
+ * Messages are committed in batches: the pipeline opens a transaction on the
+ * first message and commits every PD_PIPELINE_BATCH messages or
+ * PD_PIPELINE_BATCH_MS milliseconds, and at pd_pipeline_flush(). Each message
+ * runs in its own savepoint, so one that fails halfway leaves nothing behind
+ * and does not disturb the rest of its batch. A crash loses at most the
+ * uncommitted batch, which re-ingesting the same input restores exactly
+ * because ingest is idempotent. */
+#ifndef POSTDESK_PIPELINE_H
+#define POSTDESK_PIPELINE_H
+
+#include "postdesk/config.h"
+#include "postdesk/store.h"
+
+#define PD_PIPELINE_BATCH 500
+#define PD_PIPELINE_BATCH_MS 1000
+
+typedef struct pd_pipeline pd_pipeline_t;
+
+typedef enum {
+  PD_OUTCOME_NEW_TICKET,
+  PD_OUTCOME_THREADED,
+  PD_OUTCOME_DUPLICATE,
+  PD_OUTCOME_QUARANTINED,
+} pd_outcome_t;
+
+typedef struct {
+  guint new_tickets, threaded, duplicates, quarantined;
+} pd_pipeline_stats_t;
+
+/* 'cfg' and 'store' are borrowed and must outlive the pipeline. */
+pd_pipeline_t *pd_pipeline_new (const pd_config_t *cfg, pd_store_t *store);
+/* Rolls back an uncommitted batch: call pd_pipeline_flush() first to keep it. */
+void pd_pipeline_free (pd_pipeline_t *p);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (pd_pipeline_t, pd_pipeline_free)
+
+/* Ingests one message. Returns false only when it could not be handled at
+ * all (a database error), with nothing of it stored; bad mail is not an
+ * error, it is quarantined. *ticket_id (may be NULL) receives the ticket
+ * the message now belongs to, or for a quarantined one the quarantine id. */
+bool pd_pipeline_ingest (pd_pipeline_t *p, const char *raw, gsize len,
+                         const pd_arrival_t *arrival, pd_outcome_t *outcome,
+                         gint64 *ticket_id, GError **err);
+
+/* Commits the current batch, if any. */
+bool pd_pipeline_flush (pd_pipeline_t *p, GError **err);
+
+const pd_pipeline_stats_t *pd_pipeline_stats (pd_pipeline_t *p);
+
+#endif

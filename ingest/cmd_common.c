@@ -1,0 +1,86 @@
+/* cmd_common.c - what every command does the same way: options, the
+ * configuration, the database, error reporting. */
+#include "postdesk/cmd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <errno.h>
+#include <string.h>
+
+int
+pd_cmd_fail (const GError *err)
+{
+  fprintf (stderr, "postdesk: %s\n", err->message);
+  return pd_error_exit_status (err);
+}
+
+bool
+pd_cmd_parse_options (const char *name, const char *params, const char *summary,
+                      const GOptionEntry *entries, int *argc, char ***argv, int *status)
+{
+  g_autofree char *prgname = g_strdup_printf ("postdesk %s", name);
+  g_set_prgname (prgname);
+  g_autoptr (GOptionContext) ctx = g_option_context_new (params);
+  g_option_context_set_summary (ctx, summary);
+  if (entries != NULL)
+    g_option_context_add_main_entries (ctx, entries, NULL);
+  GError *err = NULL;
+  if (!g_option_context_parse (ctx, argc, argv, &err))
+    {
+      fprintf (stderr, "postdesk %s: %s (see 'postdesk %s --help')\n", name, err->message, name);
+      g_error_free (err);
+      *status = 2;
+      return false;
+    }
+  *status = 0;
+  return true;
+}
+
+pd_config_t *
+pd_cmd_load_config (const pd_global_t *g)
+{
+  GError *err = NULL;
+  g_autofree char *path = pd_config_find (g->config_path, &err);
+  pd_config_t *cfg = NULL;
+  if (path == NULL || !pd_config_load (path, &cfg, &err))
+    {
+      pd_cmd_fail (err);
+      g_error_free (err);
+      return NULL;
+    }
+  return cfg;
+}
+
+pd_store_t *
+pd_cmd_open_store (const pd_config_t *cfg)
+{
+  GError *err = NULL;
+  pd_store_t *store = NULL;
+  g_autofree char *dir = g_path_get_dirname (cfg->database);
+  if (g_mkdir_with_parents (dir, 0750) != 0)
+    {
+      fprintf (stderr, "postdesk: cannot create %s for the database: %s\n", dir, g_strerror (errno));
+      return NULL;
+    }
+  if (!pd_store_open (cfg->database, &store, &err))
+    {
+      pd_cmd_fail (err);
+      g_error_free (err);
+      return NULL;
+    }
+  return store;
+}
+
+gint64
+pd_cmd_ticket_id (const char *text, const char *prefix)
+{
+  size_t plen = strlen (prefix);
+  if (g_ascii_strncasecmp (text, prefix, plen) == 0 && text[plen] == '-')
+    text += plen + 1;
+  if (*text == '\0')
+    return 0;
+  for (const char *p = text; *p != '\0'; p++)
+    if (!g_ascii_isdigit (*p))
+      return 0;
+  return g_ascii_strtoll (text, NULL, 10);
+}

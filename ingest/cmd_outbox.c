@@ -1,0 +1,67 @@
+/* cmd_outbox.c - postdesk outbox list [--json]: outgoing messages and their
+ * delivery state. */
+#include <stdio.h>
+#include <string.h>
+
+#include "postdesk/cmd.h"
+#include "postdesk/output.h"
+
+int
+pd_cmd_outbox (const pd_global_t *g, int argc, char **argv)
+{
+  bool help = argc >= 2 && (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0);
+  if (argc < 2 || strcmp (argv[1], "list") != 0)
+    {
+      fprintf (help ? stdout : stderr, "Usage: postdesk outbox list [--json]\n");
+      return help ? 0 : 2;
+    }
+  argc--;
+  argv++;
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "print a JSON array", NULL },
+    G_OPTION_ENTRY_NULL,
+  };
+  int rc;
+  if (!pd_cmd_parse_options ("outbox list", "", "Lists outgoing messages: queued, sent and failed.",
+                             entries, &argc, &argv, &rc))
+    return rc;
+  if (argc != 1)
+    {
+      fprintf (stderr, "postdesk outbox list: unexpected argument '%s'\n", argv[1]);
+      return 2;
+    }
+  g_autoptr (pd_config_t) cfg = pd_cmd_load_config (g);
+  if (cfg == NULL)
+    return 2;
+  g_autoptr (pd_store_t) store = pd_cmd_open_store (cfg);
+  if (store == NULL)
+    return 1;
+  GError *err = NULL;
+  g_autoptr (GPtrArray) items = NULL;
+  if (!pd_store_outbox_list (store, &items, &err))
+    {
+      rc = pd_cmd_fail (err);
+      g_error_free (err);
+      return rc;
+    }
+  if (json)
+    {
+      g_autoptr (JsonArray) arr = json_array_new ();
+      for (guint i = 0; i < items->len; i++)
+        json_array_add_element (arr, pd_json_outbox_item (g_ptr_array_index (items, i)));
+      g_autoptr (JsonNode) node = json_node_new (JSON_NODE_ARRAY);
+      json_node_set_array (node, arr);
+      pd_json_print (node);
+      return 0;
+    }
+  printf ("%-6s %-10s %-8s %-8s %-8s %s\n", "ID", "TICKET", "KIND", "STATUS", "ATTEMPTS", "TO");
+  for (guint i = 0; i < items->len; i++)
+    {
+      const pd_outbox_item_t *o = g_ptr_array_index (items, i);
+      g_autofree char *ref = pd_ticket_ref (cfg->ticket_prefix, o->ticket_id);
+      g_autofree char *to = g_strjoinv (", ", o->to);
+      printf ("%-6" G_GINT64_FORMAT " %-10s %-8s %-8s %-8d %s\n", o->id, ref, o->kind, o->status, o->attempts, to);
+    }
+  return 0;
+}

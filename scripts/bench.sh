@@ -1,0 +1,160 @@
+#!/bin/sh
+# bench.sh - the postdesk benchmark, run by `make bench` from the top folder.
+#
+#   scripts/bench.sh BUILD_DIR      (BUILD_DIR is build or build/asan)
+#
+# It generates a synthetic 10,000-message Maildir, times GMime parsing it
+# alone (the baseline), then times `postdesk ingest` of the same Maildir into
+# a fresh database and prints the figures next to the targets. It repeats
+# the ingest for 2,500 and 5,000 messages to show whether peak memory stays
+# flat as the corpus grows.
+#
+# A benchmark is not a test: missing a target only shows in the figures and
+# the exit status stays 0. A command that fails, though, stops the script
+# with a non-zero status, since its figures would mean nothing.
+#
+# Sizes are binary (1 KB = 1024 bytes, 1 MB = 1024 KB), the unit the kernel
+# reports peak RSS in, so every figure uses the same megabyte.
+set -eu
+
+if [ $# -ne 1 ]; then
+  echo "usage: scripts/bench.sh BUILD_DIR" >&2
+  exit 2
+fi
+build=$1
+postdesk=$build/postdesk
+gen=$build/bench/gen-corpus
+baseline=$build/bench/parse-baseline
+peak=$build/bench/peak-rss
+for tool in "$postdesk" "$gen" "$baseline" "$peak"; do
+  if [ ! -x "$tool" ]; then
+    echo "bench: $tool is missing; run 'make bench'" >&2
+    exit 1
+  fi
+done
+
+# One fixed seed: every run measures byte-identical mail. Smaller corpora
+# made with the same seed are exact prefixes of the larger one.
+SEED=20250106
+SIZES="2500 5000 10000"
+MAIN_SIZE=10000
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/postdesk-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+# An interrupt goes through exit so that the EXIT trap still cleans up.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Reads every file of a Maildir once, untimed, so the timed steps find it in
+# the page cache and do not measure the disk; prints the total size in bytes.
+warm_cache() {
+  find "$1" -type f -exec cat {} + | wc -c | tr -d ' '
+}
+
+# Runs a command under peak-rss; its stdout goes to $work/out and its stderr
+# to $work/err. On success sets rss_kb, wall, user and sys from the peak-rss
+# line; on failure shows the command's errors and stops the benchmark.
+measure() {
+  label=$1
+  shift
+  if ! "$peak" "$@" >"$work/out" 2>"$work/err"; then
+    grep -v '^peak-rss:' "$work/err" | head -n 40 >&2 || true
+    echo "bench: $label failed: $*" >&2
+    exit 1
+  fi
+  # The command's own warnings, if any, are worth seeing, but not pages of them.
+  grep -v '^peak-rss:' "$work/err" | head -n 20 >&2 || true
+  read -r rss_kb wall user sys <<EOF
+$(awk '/^peak-rss:/ { kb = $2; wall = $5; user = $8; sys = $11 } END { print kb, wall, user, sys }' "$work/err")
+EOF
+}
+
+# Floating-point arithmetic and formatting, which the shell lacks.
+calc() {
+  awk "BEGIN { $1 }" </dev/null
+}
+
+echo "postdesk benchmark: $postdesk, seed $SEED"
+echo
+
+# ---- the main corpus and the parse-only baseline -------------------------
+main_corpus=$work/corpus-$MAIN_SIZE
+"$gen" --seed "$SEED" --count "$MAIN_SIZE" --stats "$main_corpus" >"$work/gen.out"
+sed 's/^/  /' "$work/gen.out"
+# The number of tickets a help desk should open: one per new conversation.
+conversations=$(awk '/^stats: [0-9]+ new conversations/ { print $2 }' "$work/gen.out")
+bytes=$(warm_cache "$main_corpus")
+
+measure "parse-only baseline" "$baseline" "$main_corpus"
+sed 's/^/  /' "$work/out"
+parse_rate=$(awk '/^parse-only:/ { for (i = 1; i < NF; i++) if ($(i + 1) == "msg/s,") print $i }' "$work/out")
+parse_rss_kb=$rss_kb
+echo
+
+# ---- ingest, once per corpus size ------------------------------------------
+# Each size gets its own corpus and a fresh postdesk folder, removed once
+# measured so the work folder never holds more than one database.
+rss_line="peak RSS by corpus size:"
+sep=""
+for n in $SIZES; do
+  corpus=$work/corpus-$n
+  if [ "$n" -ne "$MAIN_SIZE" ]; then
+    "$gen" --seed "$SEED" --count "$n" "$corpus" >/dev/null
+  fi
+  size_mb=$(calc "printf \"%.1f\", $(warm_cache "$corpus") / 1048576")
+  desk=$work/desk-$n
+  "$postdesk" init "$desk" >/dev/null
+  measure "ingest of $n messages" "$postdesk" --config "$desk/postdesk.conf" ingest "$corpus"
+  echo "  $n messages, $size_mb MB: $(cat "$work/out")"
+  echo "    wall $wall s (user $user s, sys $sys s), peak RSS $(calc "printf \"%.1f\", $rss_kb / 1024") MB"
+  rss_line="$rss_line$sep $n → $(calc "printf \"%.1f\", $rss_kb / 1024") MB"
+  sep=","
+  if [ "$n" -eq "$MAIN_SIZE" ]; then
+    ingest_wall=$wall
+    ingest_rss_kb=$rss_kb
+    # A sanity check, never a failure: the count only tells the reader
+    # whether threading worked on this corpus.
+    tickets=$("$postdesk" --config "$desk/postdesk.conf" tickets list --json 2>/dev/null |
+      python3 -c 'import json, sys; print(len(json.load(sys.stdin)))' 2>/dev/null) || tickets="unknown"
+  else
+    rm -rf "$corpus"
+  fi
+  rm -rf "$desk"
+done
+echo
+
+# ---- the figures -------------------------------------------------------------
+mb=$(calc "printf \"%.1f\", $bytes / 1048576")
+ingest_rate=$(calc "w = $ingest_wall; if (w < 0.01) w = 0.01; printf \"%.0f\", $MAIN_SIZE / w")
+ingest_mbps=$(calc "w = $ingest_wall; if (w < 0.01) w = 0.01; printf \"%.1f\", $bytes / 1048576 / w")
+rss_mb=$(calc "printf \"%.1f\", $ingest_rss_kb / 1024")
+parse_rss_mb=$(calc "printf \"%.1f\", $parse_rss_kb / 1024")
+ratio=$(calc "printf \"%.2f\", $ingest_rate / ($parse_rate > 0 ? $parse_rate : 1)")
+if [ "$tickets" = "unknown" ]; then
+  tickets_note="(tickets list --json could not be read)"
+else
+  tickets_note=$(calc "printf \"(%.1f%% of messages; the corpus has $conversations new conversations)\", 100 * $tickets / $MAIN_SIZE")
+fi
+
+row() {
+  if [ -n "$3" ]; then
+    printf '  %-26s %12s   %s\n' "$1" "$2" "$3"
+  else
+    printf '  %-26s %12s\n' "$1" "$2"
+  fi
+}
+echo "results for $MAIN_SIZE messages"
+row "" "measured" "target"
+row "messages" "$MAIN_SIZE" ""
+row "total MB" "$mb" ""
+row "ingest seconds" "$ingest_wall" ""
+row "ingest messages/s" "$ingest_rate" "≥ 5000"
+row "ingest MB/s" "$ingest_mbps" ""
+row "peak RSS MB" "$rss_mb" "< 64"
+row "parse-only messages/s" "$parse_rate" ""
+row "parse-only peak RSS MB" "$parse_rss_mb" ""
+row "ratio ingest/parse-only" "$ratio" "≥ 0.5"
+echo
+echo "tickets: $tickets $tickets_note"
+echo "$rss_line"
+echo "target ≥ 5000 msg/s, ≥ 0.5 × parse-only, peak RSS < 64 MB"
