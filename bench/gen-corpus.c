@@ -81,6 +81,12 @@ rng_percent (rng_t *r, guint32 percent)
 
 #define PICK(r, array) ((array)[rng_below ((r), G_N_ELEMENTS (array))])
 
+/* C leaves the order in which a call's arguments are evaluated to the
+ * compiler, so two draws in one argument list could come out swapped under
+ * another compiler or optimisation level and change the corpus. Every draw
+ * is therefore made in its own statement, in a fixed order, before it is
+ * used; at most one draw appears in any one call's arguments. */
+
 /* ---- word lists ------------------------------------------------------------ */
 
 static const char *const first_names[] = {
@@ -202,7 +208,7 @@ static const intl_subject_t intl_subjects[] = {
 /* A line in the customer's language for bodies whose subject is not
  * English, so those bodies carry UTF-8 text as well. */
 static const char *const intl_lines[] = {
-  "Vielen Dank im Voraus f\xc3\xbcr Ihre schnelle R\xc3\xbc" "ckmeldung.",
+  "Vielen Dank im Voraus f\xc3\xbcr Ihre schnelle R\xc3\xbc\x63kmeldung.",
   "Merci d'avance pour votre r\xc3\xa9ponse rapide.",
   "Gracias de antemano por su pronta respuesta.",
   "\xe3\x82\x88\xe3\x82\x8d\xe3\x81\x97\xe3\x81\x8f\xe3\x81\x8a\xe9\xa1\x98\xe3\x81\x84\xe3\x81\x84\xe3\x81\x9f\xe3\x81\x97\xe3\x81\xbe\xe3\x81\x99\xe3\x80\x82",
@@ -364,8 +370,14 @@ expand (gen_t *g, GString *out, const char *tpl)
         case 'P': g_string_append (out, PICK (&g->rng, products)); break;
         case 'F': g_string_append (out, PICK (&g->rng, features)); break;
         case 'E': g_string_append_printf (out, "E%04u", rng_range (&g->rng, 1000, 9999)); break;
-        case 'V': g_string_append_printf (out, "%u.%u.%u", rng_range (&g->rng, 3, 5),
-                                          rng_below (&g->rng, 10), rng_below (&g->rng, 20)); break;
+        case 'V':
+          {
+            guint32 major = rng_range (&g->rng, 3, 5);
+            guint32 minor = rng_below (&g->rng, 10);
+            guint32 patch = rng_below (&g->rng, 20);
+            g_string_append_printf (out, "%u.%u.%u", major, minor, patch);
+          }
+          break;
         case 'N': g_string_append_printf (out, "%u", rng_range (&g->rng, 2, 9999)); break;
         case 'D': g_string_append (out, PICK (&g->rng, weekdays)); break;
         default: g_string_append_len (out, p, 3); break;
@@ -656,11 +668,13 @@ make_log (gen_t *g, guint lines)
       time_t tt = (time_t) t;
       struct tm tm;
       gmtime_r (&tt, &tm);
+      guint32 millis = rng_below (&g->rng, 1000);
+      const char *level = PICK (&g->rng, log_levels);
+      guint32 worker = rng_range (&g->rng, 1, 8);
+      const char *source = PICK (&g->rng, log_sources);
       g_string_append_printf (s, "%04d-%02d-%02d %02d:%02d:%02d,%03u %-5s [worker-%u] %s - ",
                               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                              tm.tm_min, tm.tm_sec, rng_below (&g->rng, 1000),
-                              PICK (&g->rng, log_levels), rng_range (&g->rng, 1, 8),
-                              PICK (&g->rng, log_sources));
+                              tm.tm_min, tm.tm_sec, millis, level, worker, source);
       expand (g, s, PICK (&g->rng, log_texts));
       g_string_append_c (s, '\n');
       t += rng_below (&g->rng, 40);
@@ -703,8 +717,10 @@ make_body (gen_t *g, guint i, gboolean intl)
     {
       g_string_append_printf (sig, "%s\n", c->title);
       g_string_append_printf (sig, "%s | www.%s\n", domains[c->domain], domains[c->domain]);
-      g_string_append_printf (sig, "Phone +%u %u %u\n", rng_range (&g->rng, 30, 81),
-                              rng_range (&g->rng, 10, 99), rng_range (&g->rng, 100000, 9999999));
+      guint32 country = rng_range (&g->rng, 30, 81);
+      guint32 area = rng_range (&g->rng, 10, 99);
+      guint32 number = rng_range (&g->rng, 100000, 9999999);
+      g_string_append_printf (sig, "Phone +%u %u %u\n", country, area, number);
     }
   add_block (blocks, BLOCK_SIGNATURE, g_string_free (sig, FALSE));
 
@@ -857,10 +873,16 @@ append_attachment (gen_t *g, GString *out, const char *boundary)
         {
           g_string_append (text, "date;order;customer;amount;status\n");
           while (text->len < size)
-            g_string_append_printf (text, "2025-01-%02u;%u;%u;%u.%02u;%s\n",
-                                    rng_range (&g->rng, 1, 31), rng_range (&g->rng, 10000, 99999),
-                                    rng_range (&g->rng, 100, 999), rng_below (&g->rng, 5000),
-                                    rng_below (&g->rng, 100), rng_percent (&g->rng, 80) ? "ok" : "failed");
+            {
+              guint32 day = rng_range (&g->rng, 1, 31);
+              guint32 order = rng_range (&g->rng, 10000, 99999);
+              guint32 customer = rng_range (&g->rng, 100, 999);
+              guint32 euros = rng_below (&g->rng, 5000);
+              guint32 cents = rng_below (&g->rng, 100);
+              gboolean ok = rng_percent (&g->rng, 80);
+              g_string_append_printf (text, "2025-01-%02u;%u;%u;%u.%02u;%s\n", day, order,
+                                      customer, euros, cents, ok ? "ok" : "failed");
+            }
           type = "text/csv";
           name = g_strdup_printf ("export-%u.csv", rng_range (&g->rng, 1, 9999));
         }
@@ -969,7 +991,9 @@ make_message (gen_t *g, guint i, GString *out)
   guint32 ref_style = rng_below (&g->rng, 100);
   /* Customers are drawn with a bias towards the low numbers: a few
    * customers write often, most write rarely. */
-  guint32 cust = MIN (rng_below (&g->rng, N_CUSTOMERS), rng_below (&g->rng, N_CUSTOMERS));
+  guint32 cust_a = rng_below (&g->rng, N_CUSTOMERS);
+  guint32 cust_b = rng_below (&g->rng, N_CUSTOMERS);
+  guint32 cust = MIN (cust_a, cust_b);
   gboolean intl_subject = rng_percent (&g->rng, 10);
   guint32 subject_pick = intl_subject ? rng_below (&g->rng, G_N_ELEMENTS (intl_subjects))
                                       : rng_below (&g->rng, G_N_ELEMENTS (ascii_subjects));
@@ -1004,23 +1028,30 @@ make_message (gen_t *g, guint i, GString *out)
   g_string_append (out, "Return-Path: <");
   g_string_append (out, c->address);
   g_string_append (out, ">\nDelivered-To: support@example.com\n");
+  guint32 mx_host = rng_range (&g->rng, 1, 254);
+  guint32 mx_queue_id = (guint32) rng_next (&g->rng);
   g_string_append_printf (out, "Received: from mail.%s (mail.%s [198.51.100.%u])\n"
                           "\tby mx1.example.com (Postfix) with ESMTPS id 4Y%08X\n"
                           "\tfor <support@example.com>; ",
-                          domains[c->domain], domains[c->domain],
-                          rng_range (&g->rng, 1, 254), (guint) rng_next (&g->rng));
+                          domains[c->domain], domains[c->domain], mx_host, mx_queue_id);
   append_date (out, m->date + rng_range (&g->rng, 1, 30), 0);
+  guint32 lan_b = rng_below (&g->rng, 256);
+  guint32 lan_c = rng_below (&g->rng, 256);
+  guint32 lan_d = rng_range (&g->rng, 1, 254);
+  guint32 submit_id = (guint32) rng_next (&g->rng);
   g_string_append_printf (out, "\nReceived: from [10.%u.%u.%u] (helo=workstation)\n"
                           "\tby mail.%s with esmtpsa (TLS1.3) id 1t%08x; ",
-                          rng_below (&g->rng, 256), rng_below (&g->rng, 256),
-                          rng_range (&g->rng, 1, 254), domains[c->domain],
-                          (guint) rng_next (&g->rng));
+                          lan_b, lan_c, lan_d, domains[c->domain], submit_id);
   append_date (out, m->date, c->zone);
   g_string_append_printf (out, "\nFrom: %s <%s>\nTo: Example Support <support@example.com>\n",
                           c->name, c->address);
   if (m->parent < 0 && c->title != NULL && rng_percent (&g->rng, 8))
-    g_string_append_printf (out, "Cc: %s.%s@%s\n", PICK (&g->rng, first_names),
-                            PICK (&g->rng, last_names), domains[c->domain]);
+    {
+      /* A colleague at the same company, copied on the first mail. */
+      const char *cc_first = PICK (&g->rng, first_names);
+      const char *cc_last = PICK (&g->rng, last_names);
+      g_string_append_printf (out, "Cc: %s.%s@%s\n", cc_first, cc_last, domains[c->domain]);
+    }
 
   char *subject = subject_text (m);
   g_string_append (out, "Subject: ");

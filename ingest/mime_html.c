@@ -24,7 +24,7 @@ typedef enum {
   EL_BLOCK,       /* starts and ends a line */
   EL_PARAGRAPH,   /* starts and ends a paragraph: a blank line around it */
   EL_BREAK,       /* <br> */
-  EL_LIST,        /* <ul>, <ol>: a block that indents nested items */
+  EL_LIST,        /* <ul>, <ol>: a paragraph of items; nested lists indent */
   EL_ITEM,        /* <li>: a line that starts with "- " */
   EL_CELL,        /* <td>, <th>: separated from the next cell by a space */
   EL_PRE,         /* whitespace kept as written */
@@ -239,7 +239,8 @@ enter_element (html_text_t *t, const xmlNode *node)
         t->pending_breaks = 0;
       break;
     case EL_LIST:
-      want_breaks (t, 1);
+      /* A list stands apart like a paragraph, a nested one only starts a line. */
+      want_breaks (t, t->list_depth == 0 ? 2 : 1);
       t->list_depth++;
       break;
     case EL_ITEM:
@@ -274,9 +275,9 @@ leave_element (html_text_t *t, const xmlNode *node)
       want_breaks (t, 2);
       break;
     case EL_LIST:
-      want_breaks (t, 1);
       if (t->list_depth > 0)
         t->list_depth--;
+      want_breaks (t, t->list_depth == 0 ? 2 : 1);
       break;
     case EL_ITEM:
       /* An empty item must not hand its marker to the text after the list. */

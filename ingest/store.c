@@ -134,7 +134,7 @@ static const char *const migrations[] = {
   "  at        INTEGER NOT NULL,\n"
   "  actor     TEXT NOT NULL,\n"
   "  type      TEXT NOT NULL,\n"
-  "  detail    TEXT CHECK (detail IS NULL OR json_valid(detail))\n"
+  "  detail    TEXT CHECK (detail IS NULL OR (json_valid(detail) AND json_type(detail) = 'object'))\n"
   ") STRICT;\n"
   "CREATE INDEX events_ticket ON events (ticket_id, at);\n"
   "CREATE INDEX events_type_at ON events (type, at, ticket_id);\n"
@@ -377,7 +377,6 @@ stmt (pd_store_t *s, stmt_id_t id, GError **err)
       s->stmts[id] = NULL;
       return NULL;
     }
-  s->bind_rc = SQLITE_OK;
   return s->stmts[id];
 }
 

@@ -737,6 +737,9 @@ test_event_bumps_updated_at (void)
   g_assert_false (pd_store_event_add (store, ticket, 3000, "postdesk", "status", "not json", &err));
   g_assert_error (err, PD_ERROR, PD_ERROR_DB);
   g_clear_error (&err);
+  g_assert_false (pd_store_event_add (store, ticket, 3000, "postdesk", "status", "[1]", &err));
+  g_assert_error (err, PD_ERROR, PD_ERROR_DB);
+  g_clear_error (&err);
   g_assert_false (pd_store_event_add (store, 999, 3000, "postdesk", "status", NULL, &err));
   g_assert_error (err, PD_ERROR, PD_ERROR_DB);
   g_assert_nonnull (strstr (err->message, "ticket 999"));
