@@ -23,12 +23,10 @@ ingest_one (const char *raw, gsize len, const char *origin, gpointer data, GErro
     .mailbox = ctx->mailbox,
     .origin = origin,
   };
-  pd_outcome_t outcome;
-  if (!pd_pipeline_ingest (ctx->pipeline, raw, len, &arrival, &outcome, NULL, err))
-    {
-      g_prefix_error (err, "%s: ", origin);
-      return false;
-    }
+  /* The writer thread stores it; an error here is the writer's, already
+   * naming the message it failed on. */
+  if (!pd_pipeline_submit (ctx->pipeline, raw, len, &arrival, err))
+    return false;
   ctx->messages++;
   return true;
 }
@@ -91,7 +89,7 @@ pd_cmd_ingest (const pd_global_t *g, int argc, char **argv)
       if (fatal)
         break;
     }
-  if (!pd_pipeline_flush (pipeline, &err))
+  if (!pd_pipeline_finish (pipeline, &err))
     {
       fprintf (stderr, "postdesk: %s\n", err->message);
       g_clear_error (&err);

@@ -21,7 +21,9 @@ show (const char *raw, gsize len, const char *origin, gpointer data, GError **er
   parse_ctx_t *ctx = data;
   if (++ctx->count > 1)
     {
-      fprintf (stderr, "postdesk parse: %s holds more than one message; showing only the first\n", origin);
+      if (ctx->count == 2)
+        fprintf (stderr, "postdesk parse: more than one message given (%s is the second); showing only the first\n",
+                 origin);
       return true;
     }
   GError *perr = NULL;

@@ -91,6 +91,41 @@ static void
 set_key_error (GError **err, const char *path, const char *text,
                const char *section, const char *key, const char *fmt, ...) G_GNUC_PRINTF (6, 7);
 
+/* GKeyFile accepts "key[de] = value" as a translation of key and lists it
+ * nowhere, so such a line would be silently ignored; postdesk has no
+ * localised settings, so it is an error like any other unknown key. */
+static bool
+check_no_localised_keys (const char *path, const char *text, GError **err)
+{
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  g_autofree char *section = g_strdup ("");
+  for (int i = 0; lines[i] != NULL; i++)
+    {
+      const char *l = lines[i];
+      while (*l == ' ' || *l == '\t')
+        l++;
+      if (*l == '#' || *l == '\0')
+        continue;
+      if (*l == '[')
+        {
+          const char *end = strchr (l, ']');
+          g_free (section);
+          section = end != NULL ? g_strndup (l + 1, end - l - 1) : g_strdup (l + 1);
+          continue;
+        }
+      const char *eq = strchr (l, '=');
+      const char *bracket = strchr (l, '[');
+      if (eq != NULL && bracket != NULL && bracket < eq)
+        {
+          g_autofree char *key = g_strstrip (g_strndup (l, eq - l));
+          g_set_error (err, PD_ERROR, PD_ERROR_CONFIG,
+                       "%s:%d: [%s] %s: localised keys are not supported", path, i + 1, section, key);
+          return false;
+        }
+    }
+  return true;
+}
+
 static void
 set_key_error (GError **err, const char *path, const char *text,
                const char *section, const char *key, const char *fmt, ...)
@@ -257,6 +292,9 @@ pd_config_load (const char *path, pd_config_t **out, GError **err)
       g_error_free (local);
       return false;
     }
+
+  if (!check_no_localised_keys (path, text, err))
+    return false;
 
   g_autoptr (pd_config_t) cfg = pd_config_new_default ();
   g_free (cfg->dir);

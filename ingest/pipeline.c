@@ -7,13 +7,54 @@
 #include "postdesk/mime.h"
 #include "postdesk/thread.h"
 
+/* A message after everything that needs no database: read, size-checked,
+ * parsed, hashed. Built on the submitting thread. */
+typedef struct {
+  char *raw;              /* owned when owns_raw, else borrowed for the call */
+  gsize len;
+  bool owns_raw;
+  char *sha256;           /* owned: hex digest of raw */
+  pd_message_t *msg;      /* owned; NULL when the message goes to quarantine */
+  char *reason;           /* owned: why it goes to quarantine, else NULL */
+  char *fingerprint;      /* owned when msg != NULL */
+  pd_arrival_t arrival;   /* strings below are what it points to */
+  char *mailbox;          /* owned */
+  char *origin;           /* owned */
+} prepared_t;
+
 struct pd_pipeline {
   const pd_config_t *cfg;   /* borrowed */
-  pd_store_t *store;        /* borrowed */
+  pd_store_t *store;        /* borrowed; the writer's while it runs */
   guint batch_count;
   gint64 batch_started;     /* monotonic µs */
   pd_pipeline_stats_t stats;
+
+  /* The writer thread and its queue; all below guarded by 'lock'. */
+  GThread *writer;          /* owned; NULL when not running */
+  GMutex lock;
+  GCond cond;
+  GQueue queue;             /* of prepared_t*, owned */
+  gsize queued_bytes;
+  bool closing;             /* no more submissions: drain and stop */
+  bool abandon;             /* stop without storing what is queued */
+  GError *writer_error;     /* owned: why the writer stopped early */
 };
+
+static void
+prepared_free (prepared_t *m)
+{
+  if (m == NULL)
+    return;
+  if (m->owns_raw)
+    g_free (m->raw);
+  g_free (m->sha256);
+  pd_message_free (m->msg);
+  g_free (m->reason);
+  g_free (m->fingerprint);
+  g_free (m->mailbox);
+  g_free (m->origin);
+  g_free (m);
+}
 
 pd_pipeline_t *
 pd_pipeline_new (const pd_config_t *cfg, pd_store_t *store)
@@ -21,15 +62,24 @@ pd_pipeline_new (const pd_config_t *cfg, pd_store_t *store)
   pd_pipeline_t *p = g_new0 (pd_pipeline_t, 1);
   p->cfg = cfg;
   p->store = store;
+  g_mutex_init (&p->lock);
+  g_cond_init (&p->cond);
+  g_queue_init (&p->queue);
   return p;
 }
+
+static void stop_writer (pd_pipeline_t *p, bool abandon);
 
 void
 pd_pipeline_free (pd_pipeline_t *p)
 {
   if (p == NULL)
     return;
+  stop_writer (p, true);
   pd_store_rollback (p->store);
+  g_clear_error (&p->writer_error);
+  g_mutex_clear (&p->lock);
+  g_cond_clear (&p->cond);
   g_free (p);
 }
 
@@ -160,18 +210,58 @@ add_participants (pd_pipeline_t *p, gint64 ticket, const pd_message_t *msg, cons
   return true;
 }
 
+/* Everything that needs no database, so that it can run on another core
+ * than the writer. 'raw' is copied when 'copy' is true, else borrowed. */
+static prepared_t *
+prepare (const pd_config_t *cfg, const char *raw, gsize len, const pd_arrival_t *arrival, bool copy)
+{
+  prepared_t *m = g_new0 (prepared_t, 1);
+  m->owns_raw = copy;
+  m->raw = copy ? g_memdup2 (raw, len) : (char *) raw;
+  m->len = len;
+  m->sha256 = pd_sha256_hex (raw, len);
+  m->mailbox = g_strdup (arrival->mailbox);
+  m->origin = g_strdup (arrival->origin);
+  m->arrival = *arrival;
+  m->arrival.mailbox = m->mailbox;
+  m->arrival.origin = m->origin;
+
+  if (len > (gsize) cfg->max_message_bytes)
+    {
+      m->reason = g_strdup_printf ("message is %" G_GSIZE_FORMAT " bytes, over max_message_bytes (%" G_GINT64_FORMAT ")",
+                                   len, cfg->max_message_bytes);
+      return m;
+    }
+  GError *perr = NULL;
+  m->msg = pd_mime_parse (raw, len, 0, &perr);
+  if (m->msg == NULL)
+    {
+      m->reason = g_strdup (perr->message);
+      g_error_free (perr);
+    }
+  else if (m->msg->from == NULL)
+    {
+      m->reason = g_strdup ("no usable sender: the From header is missing or holds no address");
+      g_clear_pointer (&m->msg, pd_message_free);
+    }
+  else
+    m->fingerprint = fingerprint_of (m->msg);
+  return m;
+}
+
 /* Everything that happens to one parsed message inside its savepoint. */
 static bool
-store_message (pd_pipeline_t *p, const char *raw, gsize len, pd_message_t *msg,
-               const char *fingerprint, const pd_arrival_t *arrival, pd_outcome_t *outcome,
-               gint64 *ticket_out, GError **err)
+store_message (pd_pipeline_t *p, const prepared_t *m, pd_outcome_t *outcome, gint64 *ticket_out,
+               GError **err)
 {
+  pd_message_t *msg = m->msg;
+  const pd_arrival_t *arrival = &m->arrival;
   pd_thread_t th;
   if (!pd_thread_find (p->store, p->cfg, msg, &th, err))
     return false;
   const char *kind = kind_of (p->cfg, msg);
   gint64 raw_id = 0, ticket = th.ticket_id, row = 0;
-  if (!pd_store_raw_put (p->store, raw, len, &raw_id, err))
+  if (!pd_store_raw_put (p->store, m->raw, m->len, m->sha256, &raw_id, err))
     return false;
   if (ticket == 0)
     {
@@ -205,7 +295,7 @@ store_message (pd_pipeline_t *p, const char *raw, gsize len, pd_message_t *msg,
         return false;
       *outcome = PD_OUTCOME_THREADED;
     }
-  if (!pd_store_message_add (p->store, ticket, msg, kind, fingerprint, raw_id, arrival, &row, err))
+  if (!pd_store_message_add (p->store, ticket, msg, kind, m->fingerprint, raw_id, arrival, &row, err))
     return false;
   if (!add_participants (p, ticket, msg, kind, *outcome == PD_OUTCOME_NEW_TICKET, err))
     return false;
@@ -214,14 +304,24 @@ store_message (pd_pipeline_t *p, const char *raw, gsize len, pd_message_t *msg,
 }
 
 /* Decides between duplicate and a Message-ID reused for different mail; for
- * the latter the message gets a derived id so that it is kept too. */
+ * the latter the message gets a derived id so that it is kept too. The
+ * candidates are the id itself, then "<id>#<12 hex of the fingerprint>",
+ * then "<id>#<the whole fingerprint>": the last can only be taken by the
+ * same mail, so the search always ends. */
 static bool
 check_duplicate (pd_pipeline_t *p, pd_message_t *msg, const char *fingerprint, gint64 *dup_ticket,
                  GError **err)
 {
   *dup_ticket = 0;
-  for (int attempt = 0; attempt < 2; attempt++)
+  g_autofree char *original = g_strdup (msg->message_id);
+  for (int attempt = 0; attempt < 3; attempt++)
     {
+      if (attempt > 0)
+        {
+          g_free (msg->message_id);
+          msg->message_id = attempt == 1 ? g_strdup_printf ("%s#%.12s", original, fingerprint)
+                                         : g_strdup_printf ("%s#%s", original, fingerprint);
+        }
       gint64 ticket = 0;
       g_autofree char *stored_fp = NULL;
       if (!pd_store_find_message (p->store, msg->message_id, &ticket, &stored_fp, err))
@@ -233,61 +333,37 @@ check_duplicate (pd_pipeline_t *p, pd_message_t *msg, const char *fingerprint, g
           *dup_ticket = ticket;
           return true;
         }
-      /* Same id, different mail: "<id>#<first 12 hex of the fingerprint>". */
-      char *derived = g_strdup_printf ("%s#%.12s", msg->message_id, fingerprint);
-      g_free (msg->message_id);
-      msg->message_id = derived;
     }
-  return true;
+  g_set_error (err, PD_ERROR, PD_ERROR_DB, "message %s: its derived id is stored with other content", original);
+  return false;
 }
 
-bool
-pd_pipeline_ingest (pd_pipeline_t *p, const char *raw, gsize len, const pd_arrival_t *arrival,
-                    pd_outcome_t *outcome, gint64 *ticket_id, GError **err)
+/* One prepared message into the store, in its own savepoint inside the
+ * current batch. */
+static bool
+store_prepared (pd_pipeline_t *p, prepared_t *m, pd_outcome_t *outcome, gint64 *ticket_id, GError **err)
 {
-  gint64 ignored;
-  if (ticket_id == NULL)
-    ticket_id = &ignored;
   *ticket_id = 0;
   if (!begin_batch (p, err) || !pd_store_savepoint (p->store, err))
     return false;
 
-  g_autofree char *reason = NULL;
-  g_autoptr (pd_message_t) msg = NULL;
-  if (len > (gsize) p->cfg->max_message_bytes)
-    reason = g_strdup_printf ("message is %" G_GSIZE_FORMAT " bytes, over max_message_bytes (%" G_GINT64_FORMAT ")",
-                              len, p->cfg->max_message_bytes);
-  else
-    {
-      GError *perr = NULL;
-      msg = pd_mime_parse (raw, len, 0, &perr);
-      if (msg == NULL)
-        {
-          reason = g_strdup (perr->message);
-          g_error_free (perr);
-        }
-      else if (msg->from == NULL)
-        reason = g_strdup ("no usable sender: the From header is missing or holds no address");
-    }
-
   bool ok;
-  if (reason != NULL)
+  if (m->reason != NULL)
     {
-      ok = quarantine (p, raw, len, arrival, reason, ticket_id, err);
+      ok = quarantine (p, m->raw, m->len, &m->arrival, m->reason, ticket_id, err);
       *outcome = PD_OUTCOME_QUARANTINED;
     }
   else
     {
-      g_autofree char *fingerprint = fingerprint_of (msg);
       gint64 dup = 0;
-      ok = check_duplicate (p, msg, fingerprint, &dup, err);
+      ok = check_duplicate (p, m->msg, m->fingerprint, &dup, err);
       if (ok && dup > 0)
         {
           *outcome = PD_OUTCOME_DUPLICATE;
           *ticket_id = dup;
         }
       else if (ok)
-        ok = store_message (p, raw, len, msg, fingerprint, arrival, outcome, ticket_id, err);
+        ok = store_message (p, m, outcome, ticket_id, err);
     }
 
   if (!ok)
@@ -306,4 +382,133 @@ pd_pipeline_ingest (pd_pipeline_t *p, const char *raw, gsize len, const pd_arriv
     case PD_OUTCOME_QUARANTINED: p->stats.quarantined++; break;
     }
   return end_message (p, err);
+}
+
+bool
+pd_pipeline_ingest (pd_pipeline_t *p, const char *raw, gsize len, const pd_arrival_t *arrival,
+                    pd_outcome_t *outcome, gint64 *ticket_id, GError **err)
+{
+  g_return_val_if_fail (p->writer == NULL, false);
+  gint64 ignored;
+  prepared_t *m = prepare (p->cfg, raw, len, arrival, false);
+  bool ok = store_prepared (p, m, outcome, ticket_id != NULL ? ticket_id : &ignored, err);
+  prepared_free (m);
+  return ok;
+}
+
+/* The writer thread: takes prepared messages in order and stores them,
+ * until the queue is closed and empty or a database error stops it. */
+static gpointer
+writer_main (gpointer data)
+{
+  pd_pipeline_t *p = data;
+  GError *err = NULL;
+  g_mutex_lock (&p->lock);
+  for (;;)
+    {
+      while (g_queue_is_empty (&p->queue) && !p->closing)
+        g_cond_wait (&p->cond, &p->lock);
+      if (p->abandon || (g_queue_is_empty (&p->queue) && p->closing))
+        break;
+      prepared_t *m = g_queue_pop_head (&p->queue);
+      g_mutex_unlock (&p->lock);
+
+      pd_outcome_t outcome;
+      gint64 ticket;
+      bool ok = store_prepared (p, m, &outcome, &ticket, &err);
+      if (!ok)
+        g_prefix_error (&err, "%s: ", m->origin != NULL ? m->origin : "message");
+
+      g_mutex_lock (&p->lock);
+      p->queued_bytes -= m->len;
+      prepared_free (m);
+      g_cond_broadcast (&p->cond);
+      if (!ok)
+        break;
+    }
+  /* Whatever is left was never stored: a failure or an abandon. */
+  prepared_t *rest;
+  while ((rest = g_queue_pop_head (&p->queue)) != NULL)
+    prepared_free (rest);
+  p->queued_bytes = 0;
+  bool failed = err != NULL;
+  bool abandoned = p->abandon;
+  g_mutex_unlock (&p->lock);
+
+  if (!failed && !abandoned)
+    pd_pipeline_flush (p, &err);
+
+  g_mutex_lock (&p->lock);
+  if (err != NULL)
+    p->writer_error = err;
+  g_cond_broadcast (&p->cond);
+  g_mutex_unlock (&p->lock);
+  return NULL;
+}
+
+bool
+pd_pipeline_submit (pd_pipeline_t *p, const char *raw, gsize len, const pd_arrival_t *arrival,
+                    GError **err)
+{
+  prepared_t *m = prepare (p->cfg, raw, len, arrival, true);
+  g_mutex_lock (&p->lock);
+  if (p->writer == NULL && p->writer_error == NULL)
+    {
+      /* A bulk import: the writer commits while another thread copies the
+       * WAL into the database. Without it, checkpoints simply run at commit. */
+      GError *ckpt_err = NULL;
+      if (!pd_store_background_checkpoints (p->store, true, &ckpt_err))
+        {
+          g_warning ("%s", ckpt_err->message);
+          g_error_free (ckpt_err);
+        }
+      p->closing = p->abandon = false;
+      p->writer = g_thread_new ("postdesk-writer", writer_main, p);
+    }
+  while (p->writer_error == NULL && !g_queue_is_empty (&p->queue)
+         && p->queued_bytes + len > PD_PIPELINE_QUEUE_BYTES)
+    g_cond_wait (&p->cond, &p->lock);
+  if (p->writer_error != NULL)
+    {
+      g_mutex_unlock (&p->lock);
+      prepared_free (m);
+      g_propagate_error (err, g_error_copy (p->writer_error));
+      return false;
+    }
+  g_queue_push_tail (&p->queue, m);
+  p->queued_bytes += len;
+  g_cond_broadcast (&p->cond);
+  g_mutex_unlock (&p->lock);
+  return true;
+}
+
+static void
+stop_writer (pd_pipeline_t *p, bool abandon)
+{
+  g_mutex_lock (&p->lock);
+  GThread *writer = p->writer;
+  p->closing = true;
+  p->abandon = abandon;
+  g_cond_broadcast (&p->cond);
+  g_mutex_unlock (&p->lock);
+  if (writer != NULL)
+    {
+      g_thread_join (writer);
+      pd_store_background_checkpoints (p->store, false, NULL);
+    }
+  p->writer = NULL;
+}
+
+bool
+pd_pipeline_finish (pd_pipeline_t *p, GError **err)
+{
+  if (p->writer == NULL && p->writer_error == NULL)
+    return pd_pipeline_flush (p, err);
+  stop_writer (p, false);
+  if (p->writer_error != NULL)
+    {
+      g_propagate_error (err, g_steal_pointer (&p->writer_error));
+      return false;
+    }
+  return true;
 }

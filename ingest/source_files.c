@@ -73,7 +73,8 @@ read_whole (FILE *f, const char *name, GByteArray *buf, GError **err)
  * empty line; ">From " lines (any number of '>') lose one '>' (mboxrd).
  * The caller has already consumed the first "From " line. */
 static bool
-read_mbox (FILE *f, const char *name, pd_source_fn fn, gpointer user_data, GError **err)
+read_mbox (FILE *f, const char *name, pd_source_fn fn, gpointer user_data, guint *skipped,
+           GError **err)
 {
   g_autoptr (GByteArray) msg = g_byte_array_new ();
   char *line = NULL;
@@ -81,6 +82,7 @@ read_mbox (FILE *f, const char *name, pd_source_fn fn, gpointer user_data, GErro
   ssize_t n;
   int count = 1;
   bool prev_empty = false, ok = true;
+  bool skipping = false;   /* the current message is too large to keep */
 
   while (ok && (n = getline (&line, &cap, f)) >= 0)
     {
@@ -92,10 +94,12 @@ read_mbox (FILE *f, const char *name, pd_source_fn fn, gpointer user_data, GErro
           if (msg->len > 0 && msg->data[msg->len - 1] == '\r')
             g_byte_array_set_size (msg, msg->len - 1);
           g_autofree char *origin = g_strdup_printf ("%s#%d", name, count);
-          ok = fn ((const char *) msg->data, msg->len, origin, user_data, err);
+          if (!skipping)
+            ok = fn ((const char *) msg->data, msg->len, origin, user_data, err);
           g_byte_array_set_size (msg, 0);
           count++;
           prev_empty = false;
+          skipping = false;
           continue;
         }
       prev_empty = (n == 1 && line[0] == '\n') || (n == 2 && line[0] == '\r' && line[1] == '\n');
@@ -109,13 +113,17 @@ read_mbox (FILE *f, const char *name, pd_source_fn fn, gpointer user_data, GErro
           start++;
           len--;
         }
+      if (skipping)
+        continue;
       if (msg->len + len > PD_SOURCE_MAX_BYTES)
         {
-          g_set_error (err, PD_ERROR, PD_ERROR_TOO_BIG,
-                       "%s#%d: message over %d bytes, too large to keep; left where it is", name,
-                       count, PD_SOURCE_MAX_BYTES);
-          ok = false;
-          break;
+          /* Only this message is passed over; the rest of the mbox is read. */
+          g_warning ("skipped %s#%d: message over %d bytes, too large to keep; left in the mbox", name,
+                     count, PD_SOURCE_MAX_BYTES);
+          (*skipped)++;
+          skipping = true;
+          g_byte_array_set_size (msg, 0);
+          continue;
         }
       g_byte_array_append (msg, (const guint8 *) start, len);
     }
@@ -124,7 +132,7 @@ read_mbox (FILE *f, const char *name, pd_source_fn fn, gpointer user_data, GErro
       g_set_error (err, PD_ERROR, PD_ERROR_IO, "%s: read error: %s", name, g_strerror (errno));
       ok = false;
     }
-  if (ok)
+  if (ok && !skipping)
     {
       g_autofree char *origin = g_strdup_printf ("%s#%d", name, count);
       ok = fn ((const char *) msg->data, msg->len, origin, user_data, err);
@@ -137,7 +145,8 @@ read_mbox (FILE *f, const char *name, pd_source_fn fn, gpointer user_data, GErro
  * one message. Deciding on the first line works for pipes, which cannot
  * be rewound. */
 static bool
-read_stream (FILE *f, const char *name, pd_source_fn fn, gpointer user_data, GError **err)
+read_stream (FILE *f, const char *name, pd_source_fn fn, gpointer user_data, guint *skipped,
+             GError **err)
 {
   char *first = NULL;
   size_t cap = 0;
@@ -155,7 +164,7 @@ read_stream (FILE *f, const char *name, pd_source_fn fn, gpointer user_data, GEr
   if (n >= 5 && strncmp (first, "From ", 5) == 0)
     {
       free (first);
-      return read_mbox (f, name, fn, user_data, err);
+      return read_mbox (f, name, fn, user_data, skipped, err);
     }
   g_autoptr (GByteArray) buf = g_byte_array_new ();
   if (!read_whole (f, name, buf, err))
@@ -178,7 +187,8 @@ read_stream (FILE *f, const char *name, pd_source_fn fn, gpointer user_data, GEr
  * and with *opened true when reading stopped later (the callback, or a read
  * error partway). */
 static bool
-read_file (const char *path, pd_source_fn fn, gpointer user_data, bool *opened, GError **err)
+read_file (const char *path, pd_source_fn fn, gpointer user_data, bool *opened, guint *skipped,
+           GError **err)
 {
   FILE *f = fopen (path, "rb");
   *opened = f != NULL;
@@ -187,7 +197,7 @@ read_file (const char *path, pd_source_fn fn, gpointer user_data, bool *opened, 
       g_set_error (err, PD_ERROR, PD_ERROR_IO, "%s: %s", path, g_strerror (errno));
       return false;
     }
-  bool ok = read_stream (f, path, fn, user_data, err);
+  bool ok = read_stream (f, path, fn, user_data, skipped, err);
   fclose (f);
   return ok;
 }
@@ -220,7 +230,7 @@ read_folder (const char *dir, pd_source_fn fn, gpointer user_data, guint *skippe
     {
       GError *local = NULL;
       bool opened;
-      if (read_file (g_ptr_array_index (files, i), relay, &r, &opened, &local))
+      if (read_file (g_ptr_array_index (files, i), relay, &r, &opened, skipped, &local))
         continue;
       if (r.stopped)
         {
@@ -238,7 +248,7 @@ bool
 pd_source_read (const char *path, pd_source_fn fn, gpointer user_data, guint *skipped, GError **err)
 {
   if (strcmp (path, "-") == 0)
-    return read_stream (stdin, "-", fn, user_data, err);
+    return read_stream (stdin, "-", fn, user_data, skipped, err);
   if (g_file_test (path, G_FILE_TEST_IS_DIR))
     {
       g_autofree char *cur = g_build_filename (path, "cur", NULL);
@@ -257,5 +267,5 @@ pd_source_read (const char *path, pd_source_fn fn, gpointer user_data, guint *sk
       return false;
     }
   bool opened;
-  return read_file (path, fn, user_data, &opened, err);
+  return read_file (path, fn, user_data, &opened, skipped, err);
 }

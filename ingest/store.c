@@ -344,6 +344,14 @@ struct pd_store {
   JsonParser *parser;              /* owned */
   GString *json[3];                /* owned: JSON text bound to one statement at once */
   GString *lower;                  /* owned: scratch for lower-casing addresses */
+
+  /* Background checkpoints (pd_store_background_checkpoints). */
+  GThread *ckpt_thread;            /* owned; NULL when checkpoints run at commit */
+  sqlite3 *ckpt_db;                /* owned: the checkpointer's own connection */
+  GMutex ckpt_lock;
+  GCond ckpt_cond;
+  bool ckpt_wanted;                /* guarded by ckpt_lock */
+  bool ckpt_stop;                  /* guarded by ckpt_lock */
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -721,6 +729,8 @@ pd_store_open (const char *path, pd_store_t **out, GError **err)
 {
   *out = NULL;
   pd_store_t *s = g_new0 (pd_store_t, 1);
+  g_mutex_init (&s->ckpt_lock);
+  g_cond_init (&s->ckpt_cond);
   s->path = g_strdup (path);
 
   int rc = sqlite3_open_v2 (path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
@@ -807,6 +817,9 @@ pd_store_free (pd_store_t *store)
 {
   if (store == NULL)
     return;
+  pd_store_background_checkpoints (store, false, NULL);
+  g_mutex_clear (&store->ckpt_lock);
+  g_cond_clear (&store->ckpt_cond);
   for (int i = 0; i < ST_COUNT; i++)
     sqlite3_finalize (store->stmts[i]);
   /* close_v2 never fails for busy statements; all are finalized anyway. */
@@ -821,6 +834,92 @@ pd_store_free (pd_store_t *store)
     g_string_free (store->lower, TRUE);
   g_free (store->path);
   g_free (store);
+}
+
+/* ---- background checkpoints --------------------------------------------- */
+
+/* WAL pages after which a checkpoint is wanted: SQLite's own default. */
+#define CHECKPOINT_PAGES 1000
+
+/* Runs on the writer's connection after every commit, in place of SQLite's
+ * automatic checkpoint: it only wakes the checkpointer. */
+static int
+wal_hook (void *data, sqlite3 *db, const char *name, int pages)
+{
+  (void) db;
+  (void) name;
+  pd_store_t *s = data;
+  if (pages >= CHECKPOINT_PAGES)
+    {
+      g_mutex_lock (&s->ckpt_lock);
+      s->ckpt_wanted = true;
+      g_cond_signal (&s->ckpt_cond);
+      g_mutex_unlock (&s->ckpt_lock);
+    }
+  return SQLITE_OK;
+}
+
+static gpointer
+checkpointer_main (gpointer data)
+{
+  pd_store_t *s = data;
+  g_mutex_lock (&s->ckpt_lock);
+  for (;;)
+    {
+      while (!s->ckpt_wanted && !s->ckpt_stop)
+        g_cond_wait (&s->ckpt_cond, &s->ckpt_lock);
+      if (s->ckpt_stop)
+        break;
+      s->ckpt_wanted = false;
+      g_mutex_unlock (&s->ckpt_lock);
+      /* PASSIVE copies what it can without blocking the writer; what it
+       * cannot reach now is copied the next time. A failure here only
+       * leaves the WAL longer, and the next checkpoint retries. */
+      int rc = sqlite3_wal_checkpoint_v2 (s->ckpt_db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+      if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        g_warning ("checkpoint of %s failed: %s", s->path, sqlite3_errmsg (s->ckpt_db));
+      g_mutex_lock (&s->ckpt_lock);
+    }
+  g_mutex_unlock (&s->ckpt_lock);
+  return NULL;
+}
+
+bool
+pd_store_background_checkpoints (pd_store_t *store, bool on, GError **err)
+{
+  if (on == (store->ckpt_thread != NULL))
+    return true;
+  if (!on)
+    {
+      g_mutex_lock (&store->ckpt_lock);
+      store->ckpt_stop = true;
+      g_cond_signal (&store->ckpt_cond);
+      g_mutex_unlock (&store->ckpt_lock);
+      g_thread_join (store->ckpt_thread);
+      store->ckpt_thread = NULL;
+      sqlite3_close_v2 (store->ckpt_db);
+      store->ckpt_db = NULL;
+      /* Back to SQLite's checkpoint at commit (this also removes wal_hook). */
+      sqlite3_wal_autocheckpoint (store->db, CHECKPOINT_PAGES);
+      return true;
+    }
+  int rc = sqlite3_open_v2 (store->path, &store->ckpt_db, SQLITE_OPEN_READWRITE, NULL);
+  if (rc != SQLITE_OK)
+    {
+      g_set_error (err, PD_ERROR, PD_ERROR_DB, "cannot open database %s for checkpoints: %s", store->path,
+                   store->ckpt_db != NULL ? sqlite3_errmsg (store->ckpt_db) : sqlite3_errstr (rc));
+      sqlite3_close_v2 (store->ckpt_db);
+      store->ckpt_db = NULL;
+      return false;
+    }
+  sqlite3_busy_timeout (store->ckpt_db, 5000);
+  /* The copy into the database file is synced like every commit is. */
+  sqlite3_exec (store->ckpt_db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+  store->ckpt_stop = false;
+  store->ckpt_wanted = false;
+  sqlite3_wal_hook (store->db, wal_hook, store);
+  store->ckpt_thread = g_thread_new ("postdesk-checkpoint", checkpointer_main, store);
+  return true;
 }
 
 int
@@ -909,10 +1008,12 @@ pd_store_rollback_savepoint (pd_store_t *store)
 /* ---- raw bytes ---------------------------------------------------------------- */
 
 bool
-pd_store_raw_put (pd_store_t *store, const char *raw, gsize len, gint64 *raw_id, GError **err)
+pd_store_raw_put (pd_store_t *store, const char *raw, gsize len, const char *sha256,
+                  gint64 *raw_id, GError **err)
 {
   *raw_id = 0;
-  g_autofree char *sha = pd_sha256_hex (raw, len);
+  g_autofree char *computed = sha256 == NULL ? pd_sha256_hex (raw, len) : NULL;
+  const char *sha = sha256 != NULL ? sha256 : computed;
   sqlite3_stmt *st = stmt (store, ST_RAW_INSERT, err);
   if (st == NULL)
     return false;
@@ -1548,7 +1649,7 @@ quarantine_add_in_tx (pd_store_t *s, const char *raw, gsize len, const char *rea
                       const pd_arrival_t *arrival, gint64 *id, bool *was_new, GError **err)
 {
   gint64 raw_id;
-  if (!pd_store_raw_put (s, raw, len, &raw_id, err))
+  if (!pd_store_raw_put (s, raw, len, NULL, &raw_id, err))
     return false;
   pd_time_t now = pd_time_now ();
 

@@ -8,7 +8,12 @@
  * runs in its own savepoint, so one that fails halfway leaves nothing behind
  * and does not disturb the rest of its batch. A crash loses at most the
  * uncommitted batch, which re-ingesting the same input restores exactly
- * because ingest is idempotent. */
+ * because ingest is idempotent.
+ *
+ * Bulk sources use two cores: pd_pipeline_submit() reads, parses and hashes
+ * a message in the calling thread and hands it to a writer thread that owns
+ * the store until pd_pipeline_finish(). Threading decisions depend on what
+ * came before, so the writer takes messages strictly in submission order. */
 #ifndef POSTDESK_PIPELINE_H
 #define POSTDESK_PIPELINE_H
 
@@ -17,6 +22,9 @@
 
 #define PD_PIPELINE_BATCH 500
 #define PD_PIPELINE_BATCH_MS 1000
+/* Raw bytes waiting for the writer, at most; memory stays flat however
+ * large the mailbox (one message over the limit still goes through alone). */
+#define PD_PIPELINE_QUEUE_BYTES (8 * 1024 * 1024)
 
 typedef struct pd_pipeline pd_pipeline_t;
 
@@ -33,7 +41,8 @@ typedef struct {
 
 /* 'cfg' and 'store' are borrowed and must outlive the pipeline. */
 pd_pipeline_t *pd_pipeline_new (const pd_config_t *cfg, pd_store_t *store);
-/* Rolls back an uncommitted batch: call pd_pipeline_flush() first to keep it. */
+/* Stops the writer if one runs and rolls back an uncommitted batch: call
+ * pd_pipeline_flush() or pd_pipeline_finish() first to keep it. */
 void pd_pipeline_free (pd_pipeline_t *p);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (pd_pipeline_t, pd_pipeline_free)
 
@@ -45,9 +54,22 @@ bool pd_pipeline_ingest (pd_pipeline_t *p, const char *raw, gsize len,
                          const pd_arrival_t *arrival, pd_outcome_t *outcome,
                          gint64 *ticket_id, GError **err);
 
-/* Commits the current batch, if any. */
+/* Commits the current batch, if any (synchronous use). */
 bool pd_pipeline_flush (pd_pipeline_t *p, GError **err);
 
+/* Parses 'raw' (copied) here and queues it for the writer thread, starting
+ * the writer on first use. Blocks while PD_PIPELINE_QUEUE_BYTES are
+ * waiting. Returns false once the writer has failed: then the error is the
+ * writer's, and nothing more is accepted. */
+bool pd_pipeline_submit (pd_pipeline_t *p, const char *raw, gsize len,
+                         const pd_arrival_t *arrival, GError **err);
+
+/* Waits for the writer to store everything submitted, commits, and stops
+ * it; the store is the caller's again. Returns the writer's error if it
+ * failed. */
+bool pd_pipeline_finish (pd_pipeline_t *p, GError **err);
+
+/* Read after finish (or between synchronous ingests). */
 const pd_pipeline_stats_t *pd_pipeline_stats (pd_pipeline_t *p);
 
 #endif

@@ -34,6 +34,13 @@ bool pd_store_savepoint (pd_store_t *store, GError **err);
 bool pd_store_release (pd_store_t *store, GError **err);
 void pd_store_rollback_savepoint (pd_store_t *store);
 
+/* Moves WAL checkpoints (copying committed pages into the database file,
+ * and syncing it) to a thread with its own connection, so that a bulk
+ * import never waits for them: its commits only append to the WAL. Off
+ * again (checkpoints at commit, as SQLite does by default) with on=false,
+ * and always by pd_store_free. */
+bool pd_store_background_checkpoints (pd_store_t *store, bool on, GError **err);
+
 /* ---- plain records handed to and from the store ---------------------- */
 
 typedef struct {
@@ -111,8 +118,10 @@ typedef struct {
 
 /* ---- raw bytes -------------------------------------------------------- */
 /* Stores raw bytes once per SHA-256 and returns their row id; storing the
- * same bytes again returns the existing row. */
-bool pd_store_raw_put (pd_store_t *store, const char *raw, gsize len,
+ * same bytes again returns the existing row. 'sha256' is the lower-case hex
+ * digest of the bytes when the caller has it already (ingest computes it on
+ * another thread), or NULL to have it computed here. */
+bool pd_store_raw_put (pd_store_t *store, const char *raw, gsize len, const char *sha256,
                        gint64 *raw_id, GError **err);
 bool pd_store_raw_get (pd_store_t *store, gint64 raw_id, GBytes **out, GError **err);
 

@@ -101,6 +101,7 @@ test_every_mistake_names_file_line_and_key (void)
     { "[staff]\ndomains = @example.com\n", "[staff] domains: '@example.com' is not a domain" },
     { "[postdesk]\ndatabase =\n", "[postdesk] database: empty path" },
     { "[postdesk]\nthis line is not a key\n", "bad.conf" },
+    { "[postdesk]\n# a comment\nticket_prefix[de] = FALL\n", "bad.conf:3: [postdesk] ticket_prefix[de]: localised keys are not supported" },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {

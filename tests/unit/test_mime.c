@@ -480,6 +480,32 @@ test_invalid_utf8 (void)
 }
 
 static void
+test_bom_body (void)
+{
+  static const char raw[] = "From: a@example.com\nSubject: bom\nContent-Type: text/plain; charset=utf-8\n\n"
+                            "\xEF\xBB\xBFHello\r\nthere\r\n";
+  g_autoptr (pd_message_t) msg = parse_bytes (raw, strlen (raw), 0);
+  g_assert_cmpstr (msg->body_text, ==, "Hello\nthere\n");
+}
+
+static void
+test_html_is_silent (void)
+{
+  /* libxml2 must not write to stderr, whatever it is fed. */
+  if (g_test_subprocess ())
+    {
+      static const char bad[] = "<html><body><p>caf\xe9 \xff\xfe<b><i></b></x><!DOCTYPE junk>"
+                                "<meta charset=\"x-nonsense\">&#0;&unknown;<![CDATA[ x ]]></p>";
+      g_autofree char *text = pd_html_to_text (bad, sizeof bad - 1);
+      g_assert_true (g_utf8_validate (text, -1, NULL));
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stderr ("");
+}
+
+static void
 test_crlf_body (void)
 {
   g_autoptr (GBytes) lf = pd_test_corpus ("mime/qp-body.eml");
@@ -534,6 +560,51 @@ test_content_only_when_wanted (void)
 }
 
 static void
+test_size_without_content (void)
+{
+  /* Without PD_MIME_WANT_CONTENT the size is counted, not decoded: it must
+   * agree with GLib's decoder on any input, padding in odd places and
+   * garbage included, across the 16 KiB read chunks. */
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+                                 "====\n\n\n!* ";
+  GRand *rand = g_rand_new_with_seed (1234);
+  for (int round = 0; round < 60; round++)
+    {
+      GString *body = g_string_new (NULL);
+      gsize len = g_rand_int_range (rand, 0, 40000);
+      for (gsize i = 0; i < len; i++)
+        {
+          /* Mostly clean runs, sometimes anything. */
+          if (g_rand_int_range (rand, 0, 10) == 0)
+            g_string_append_c (body, alphabet[g_rand_int_range (rand, 0, sizeof alphabet - 1)]);
+          else
+            g_string_append_c (body, alphabet[g_rand_int_range (rand, 0, 64)]);
+          if (i % 76 == 75)
+            g_string_append_c (body, '\n');
+        }
+      /* What GLib makes of the whole body at once. */
+      guchar *expected = g_malloc (body->len / 4 * 3 + 3);
+      int state = 0;
+      guint save = 0;
+      gsize expected_len = g_base64_decode_step (body->str, body->len, expected, &state, &save);
+
+      g_autofree char *raw = g_strdup_printf ("From: a@example.com\nSubject: b64\nMIME-Version: 1.0\n"
+                                              "Content-Type: multipart/mixed; boundary=BB\n\n--BB\n"
+                                              "Content-Type: application/octet-stream\n"
+                                              "Content-Transfer-Encoding: base64\n\n%s\n--BB--\n",
+                                              body->str);
+      g_autoptr (pd_message_t) counted = parse_bytes (raw, strlen (raw), 0);
+      g_autoptr (pd_message_t) decoded = parse_bytes (raw, strlen (raw), PD_MIME_WANT_CONTENT);
+      g_assert_cmpuint (counted->attachments->len, ==, 1);
+      g_assert_cmpuint (attachment (counted, 0)->size, ==, expected_len);
+      assert_content (attachment (decoded, 0), (const char *) expected, expected_len);
+      g_free (expected);
+      g_string_free (body, TRUE);
+    }
+  g_rand_free (rand);
+}
+
+static void
 test_rfc2231_filenames (void)
 {
   g_autoptr (pd_message_t) msg = parse_corpus ("filename-rfc2231.eml", PD_MIME_WANT_CONTENT);
@@ -569,7 +640,7 @@ static void
 test_hostile_filenames (void)
 {
   g_autoptr (pd_message_t) msg = parse_corpus ("filename-hostile.eml", 0);
-  g_assert_cmpuint (msg->attachments->len, ==, 10);
+  g_assert_cmpuint (msg->attachments->len, ==, 11);
   g_assert_cmpstr (attachment (msg, 0)->filename, ==, "passwd");
   g_assert_cmpstr (attachment (msg, 1)->filename, ==, "c.txt");
   g_assert_cmpstr (attachment (msg, 2)->filename, ==, "in_voice__.pdf");
@@ -592,6 +663,8 @@ test_hostile_filenames (void)
   g_assert_cmpstr (attachment (msg, 7)->filename, ==, "attachment-8");
   g_assert_cmpstr (attachment (msg, 8)->filename, ==, "attachment-9");
   g_assert_cmpstr (attachment (msg, 9)->filename, ==, "scan.pdf");
+  /* A right-to-left override would show this as "invoiceexe.pdf". */
+  g_assert_cmpstr (attachment (msg, 10)->filename, ==, "invoice_fdp.exe");
   for (guint i = 0; i < msg->attachments->len; i++)
     {
       const char *name = attachment (msg, i)->filename;
@@ -983,6 +1056,9 @@ test_text_to_utf8 (void)
   /* A bad byte inside a multibyte charset costs one character, not the text. */
   g_autofree char *sjis = pd_text_to_utf8 ("\x93\xfa\x96\x7b\xff\x8c\xea", 7, "shift_jis");
   g_assert_cmpstr (sjis, ==, "日本\uFFFD語");
+  /* In UTF-16 the NUL bytes belong to the characters. */
+  g_autofree char *utf16 = pd_text_to_utf8 ("h\0\xe9\0!\0", 6, "utf-16le");
+  g_assert_cmpstr (utf16, ==, "hé!");
   g_autofree char *empty = pd_text_to_utf8 (NULL, 0, NULL);
   g_assert_cmpstr (empty, ==, "");
 }
@@ -1044,8 +1120,12 @@ test_html_garbage (void)
   GString *big = g_string_new (NULL);
   while (big->len < 8 * 1024 * 1024)
     g_string_append (big, "<p>Lorem ipsum dolor sit amet &amp; more <b>bold</b> text</p>\n");
+  g_string_append (big, "<p>THE END</p>");
   g_autofree char *big_text = pd_html_to_text (big->str, big->len);
   g_assert_true (g_str_has_prefix (big_text, "Lorem ipsum dolor sit amet & more bold text\n\nLorem"));
+  /* Only the first 4 MiB of HTML are converted. */
+  g_assert_null (strstr (big_text, "THE END"));
+  g_assert_cmpuint (strlen (big_text), <, 4 * 1024 * 1024);
   g_string_free (big, TRUE);
 
   GRand *rand = g_rand_new_with_seed (7);
@@ -1093,10 +1173,12 @@ main (int argc, char **argv)
   g_test_add_func ("/mime/body/bogus-charset", test_bogus_charset);
   g_test_add_func ("/mime/body/invalid-utf8", test_invalid_utf8);
   g_test_add_func ("/mime/body/crlf", test_crlf_body);
+  g_test_add_func ("/mime/body/byte-order-mark", test_bom_body);
 
   g_test_add_func ("/mime/attachment/glib-base64-past-padding", test_glib_base64_reads_past_padding);
   g_test_add_func ("/mime/attachment/chunked-base64", test_chunked_base64_attachment);
   g_test_add_func ("/mime/attachment/content-only-when-wanted", test_content_only_when_wanted);
+  g_test_add_func ("/mime/attachment/size-without-content", test_size_without_content);
   g_test_add_func ("/mime/attachment/rfc2231-filenames", test_rfc2231_filenames);
   g_test_add_func ("/mime/attachment/rfc2047-filenames", test_rfc2047_filenames);
   g_test_add_func ("/mime/attachment/hostile-filenames", test_hostile_filenames);
@@ -1126,6 +1208,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mime/text/to-utf8", test_text_to_utf8);
   g_test_add_func ("/mime/html/to-text", test_html_to_text);
   g_test_add_func ("/mime/html/garbage", test_html_garbage);
+  g_test_add_func ("/mime/html/silent", test_html_is_silent);
 
   return g_test_run ();
 }

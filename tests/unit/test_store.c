@@ -777,9 +777,9 @@ test_raw_put_dedupes_identical_bytes_only (void)
   const char b[] = "From: a@example.org\r\n\r\nhello!\r\n";
   gint64 id1 = 0, id2 = 0, id3 = 0;
   GError *err = NULL;
-  g_assert_true (pd_store_raw_put (store, a, strlen (a), &id1, &err));
-  g_assert_true (pd_store_raw_put (store, a, strlen (a), &id2, &err));
-  g_assert_true (pd_store_raw_put (store, b, strlen (b), &id3, &err));
+  g_assert_true (pd_store_raw_put (store, a, strlen (a), NULL, &id1, &err));
+  g_assert_true (pd_store_raw_put (store, a, strlen (a), NULL, &id2, &err));
+  g_assert_true (pd_store_raw_put (store, b, strlen (b), NULL, &id3, &err));
   g_assert_no_error (err);
   g_assert_cmpint (id1, >, 0);
   g_assert_cmpint (id1, ==, id2);
@@ -794,7 +794,7 @@ test_raw_put_dedupes_identical_bytes_only (void)
 
   /* Empty bytes are a valid (if useless) raw message. */
   gint64 empty = 0;
-  g_assert_true (pd_store_raw_put (store, "", 0, &empty, &err));
+  g_assert_true (pd_store_raw_put (store, "", 0, NULL, &empty, &err));
   g_autoptr (GBytes) nothing = NULL;
   g_assert_true (pd_store_raw_get (store, empty, &nothing, &err));
   g_assert_cmpuint (g_bytes_get_size (nothing), ==, 0);
@@ -973,7 +973,7 @@ ingest_one (pd_store_t *store, const char *message_id, pd_time_t at, GError **er
   pd_ticket_new_t nt = { .subject = "Batch", .requester_address = "ada@example.org",
                          .severity = 2, .created_at = at };
   pd_arrival_t arrival = { .received_at = at, .origin = "batch" };
-  return pd_store_raw_put (store, raw, strlen (raw), &raw_id, err)
+  return pd_store_raw_put (store, raw, strlen (raw), NULL, &raw_id, err)
          && pd_store_ticket_create (store, &nt, &ticket, err)
          && pd_store_message_add (store, ticket, m, "customer", "fp", raw_id, &arrival, &row, err)
          && pd_store_participant_add (store, ticket, "ada@example.org", NULL, "requester", err)

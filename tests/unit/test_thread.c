@@ -109,7 +109,7 @@ open_ticket (fixture_t *f, const char *from, const char *message_id)
   gint64 id = 0, row = 0, raw = 0;
   GError *err = NULL;
   pd_arrival_t arrival = { .received_at = 1000 };
-  g_assert_true (pd_store_raw_put (f->store, message_id, strlen (message_id), &raw, &err));
+  g_assert_true (pd_store_raw_put (f->store, message_id, strlen (message_id), NULL, &raw, &err));
   g_assert_true (pd_store_ticket_create (f->store, &t, &id, &err));
   g_assert_true (pd_store_message_add (f->store, id, m, "customer", "fp", raw, &arrival, &row, &err));
   g_assert_true (pd_store_participant_add (f->store, id, from, NULL, "requester", &err));
