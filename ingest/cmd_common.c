@@ -71,6 +71,22 @@ pd_cmd_open_store (const pd_config_t *cfg)
   return store;
 }
 
+int
+pd_cmd_open (const pd_global_t *g, pd_config_t **cfg, pd_store_t **store)
+{
+  *store = NULL;
+  *cfg = pd_cmd_load_config (g);
+  if (*cfg == NULL)
+    return 2;
+  *store = pd_cmd_open_store (*cfg);
+  if (*store == NULL)
+    {
+      g_clear_pointer (cfg, pd_config_free);
+      return 1;
+    }
+  return 0;
+}
+
 gint64
 pd_cmd_ticket_id (const char *text, const char *prefix)
 {

@@ -65,16 +65,14 @@ pd_cmd_ingest (const pd_global_t *g, int argc, char **argv)
       g_error_free (err);
       return 2;
     }
-  g_autoptr (pd_config_t) cfg = pd_cmd_load_config (g);
-  if (cfg == NULL)
-    return 2;
-  g_autoptr (pd_store_t) store = pd_cmd_open_store (cfg);
-  if (store == NULL)
-    return 1;
+  g_autoptr (pd_config_t) cfg = NULL;
+  g_autoptr (pd_store_t) store = NULL;
+  int rc = pd_cmd_open (g, &cfg, &store);
+  if (rc != 0)
+    return rc;
   g_autoptr (pd_pipeline_t) pipeline = pd_pipeline_new (cfg, store);
   ingest_ctx_t ctx = { pipeline, mailbox, when, 0 };
 
-  int rc = 0;
   guint skipped = 0;
   for (int i = 1; i < argc; i++)
     {

@@ -6,6 +6,13 @@
 #include "postdesk/cmd.h"
 #include "postdesk/output.h"
 
+static JsonNode *
+outbox_json (gconstpointer item, gconstpointer unused)
+{
+  (void) unused;
+  return pd_json_outbox_item (item);
+}
+
 int
 pd_cmd_outbox (const pd_global_t *g, int argc, char **argv)
 {
@@ -31,12 +38,10 @@ pd_cmd_outbox (const pd_global_t *g, int argc, char **argv)
       fprintf (stderr, "postdesk outbox list: unexpected argument '%s'\n", argv[1]);
       return 2;
     }
-  g_autoptr (pd_config_t) cfg = pd_cmd_load_config (g);
-  if (cfg == NULL)
-    return 2;
-  g_autoptr (pd_store_t) store = pd_cmd_open_store (cfg);
-  if (store == NULL)
-    return 1;
+  g_autoptr (pd_config_t) cfg = NULL;
+  g_autoptr (pd_store_t) store = NULL;
+  if ((rc = pd_cmd_open (g, &cfg, &store)) != 0)
+    return rc;
   GError *err = NULL;
   g_autoptr (GPtrArray) items = NULL;
   if (!pd_store_outbox_list (store, &items, &err))
@@ -47,12 +52,7 @@ pd_cmd_outbox (const pd_global_t *g, int argc, char **argv)
     }
   if (json)
     {
-      g_autoptr (JsonArray) arr = json_array_new ();
-      for (guint i = 0; i < items->len; i++)
-        json_array_add_element (arr, pd_json_outbox_item (g_ptr_array_index (items, i)));
-      g_autoptr (JsonNode) node = json_node_new (JSON_NODE_ARRAY);
-      json_node_set_array (node, arr);
-      pd_json_print (node);
+      pd_json_print_list (items, outbox_json, NULL);
       return 0;
     }
   printf ("%-6s %-10s %-8s %-8s %-8s %s\n", "ID", "TICKET", "KIND", "STATUS", "ATTEMPTS", "TO");

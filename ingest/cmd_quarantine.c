@@ -26,6 +26,34 @@ parse_id (const char *text)
   return g_ascii_strtoll (text, NULL, 10);
 }
 
+/* The entry named by the one argument of show and retry, with its raw
+ * bytes; 0, or the exit status after saying why not. */
+static int
+open_entry (const pd_global_t *g, const char *cmd, int argc, char **argv, pd_config_t **cfg,
+            pd_store_t **store, pd_quarantine_item_t **q, GBytes **raw)
+{
+  gint64 id = argc == 2 ? parse_id (argv[1]) : 0;
+  if (id <= 0)
+    {
+      fprintf (stderr, "postdesk quarantine %s: give one quarantine ID (a number from 'quarantine list')\n", cmd);
+      return 2;
+    }
+  int rc = pd_cmd_open (g, cfg, store);
+  if (rc != 0)
+    return rc;
+  GError *err = NULL;
+  if (!pd_store_quarantine_get (*store, id, q, raw, &err))
+    return fail (err);
+  return 0;
+}
+
+static JsonNode *
+quarantine_json (gconstpointer item, gconstpointer unused)
+{
+  (void) unused;
+  return pd_json_quarantine_item (item);
+}
+
 static int
 quarantine_list (const pd_global_t *g, int argc, char **argv)
 {
@@ -44,24 +72,17 @@ quarantine_list (const pd_global_t *g, int argc, char **argv)
       fprintf (stderr, "postdesk quarantine list: unexpected argument '%s'\n", argv[1]);
       return 2;
     }
-  g_autoptr (pd_config_t) cfg = pd_cmd_load_config (g);
-  if (cfg == NULL)
-    return 2;
-  g_autoptr (pd_store_t) store = pd_cmd_open_store (cfg);
-  if (store == NULL)
-    return 1;
+  g_autoptr (pd_config_t) cfg = NULL;
+  g_autoptr (pd_store_t) store = NULL;
+  if ((rc = pd_cmd_open (g, &cfg, &store)) != 0)
+    return rc;
   GError *err = NULL;
   g_autoptr (GPtrArray) items = NULL;
   if (!pd_store_quarantine_list (store, all, &items, &err))
     return fail (err);
   if (json)
     {
-      g_autoptr (JsonArray) arr = json_array_new ();
-      for (guint i = 0; i < items->len; i++)
-        json_array_add_element (arr, pd_json_quarantine_item (g_ptr_array_index (items, i)));
-      g_autoptr (JsonNode) node = json_node_new (JSON_NODE_ARRAY);
-      json_node_set_array (node, arr);
-      pd_json_print (node);
+      pd_json_print_list (items, quarantine_json, NULL);
       return 0;
     }
   printf ("%-6s %-20s %-10s %-9s %s\n", "ID", "RECEIVED", "SIZE", "STATUS", "REASON");
@@ -88,23 +109,12 @@ quarantine_show (const pd_global_t *g, int argc, char **argv)
                              "Shows why a message is held, then its raw bytes exactly as received.",
                              entries, &argc, &argv, &rc))
     return rc;
-  gint64 id = argc == 2 ? parse_id (argv[1]) : 0;
-  if (id <= 0)
-    {
-      fprintf (stderr, "postdesk quarantine show: give one quarantine ID (a number from 'quarantine list')\n");
-      return 2;
-    }
-  g_autoptr (pd_config_t) cfg = pd_cmd_load_config (g);
-  if (cfg == NULL)
-    return 2;
-  g_autoptr (pd_store_t) store = pd_cmd_open_store (cfg);
-  if (store == NULL)
-    return 1;
-  GError *err = NULL;
-  pd_quarantine_item_t *q = NULL;
+  g_autoptr (pd_config_t) cfg = NULL;
+  g_autoptr (pd_store_t) store = NULL;
+  g_autoptr (pd_quarantine_item_t) q = NULL;
   g_autoptr (GBytes) raw = NULL;
-  if (!pd_store_quarantine_get (store, id, &q, &raw, &err))
-    return fail (err);
+  if ((rc = open_entry (g, "show", argc, argv, &cfg, &store, &q, &raw)) != 0)
+    return rc;
   if (!raw_only)
     {
       g_autofree char *at = pd_time_format (q->received_at);
@@ -125,7 +135,6 @@ quarantine_show (const pd_global_t *g, int argc, char **argv)
   gsize len;
   const char *bytes = g_bytes_get_data (raw, &len);
   fwrite (bytes, 1, len, stdout);
-  pd_quarantine_item_free (q);
   return 0;
 }
 
@@ -139,28 +148,18 @@ quarantine_retry (const pd_global_t *g, int argc, char **argv)
                              "with the new reason.",
                              NULL, &argc, &argv, &rc))
     return rc;
-  gint64 id = argc == 2 ? parse_id (argv[1]) : 0;
-  if (id <= 0)
-    {
-      fprintf (stderr, "postdesk quarantine retry: give one quarantine ID (a number from 'quarantine list')\n");
-      return 2;
-    }
-  g_autoptr (pd_config_t) cfg = pd_cmd_load_config (g);
-  if (cfg == NULL)
-    return 2;
-  g_autoptr (pd_store_t) store = pd_cmd_open_store (cfg);
-  if (store == NULL)
-    return 1;
-  GError *err = NULL;
-  pd_quarantine_item_t *q = NULL;
+  g_autoptr (pd_config_t) cfg = NULL;
+  g_autoptr (pd_store_t) store = NULL;
+  g_autoptr (pd_quarantine_item_t) q = NULL;
   g_autoptr (GBytes) raw = NULL;
-  if (!pd_store_quarantine_get (store, id, &q, &raw, &err))
-    return fail (err);
+  if ((rc = open_entry (g, "retry", argc, argv, &cfg, &store, &q, &raw)) != 0)
+    return rc;
+  gint64 id = q->id;
+  GError *err = NULL;
   if (strcmp (q->status, "held") != 0)
     {
       g_autofree char *ref = pd_ticket_ref (cfg->ticket_prefix, q->ticket_id);
       printf ("quarantine %" G_GINT64_FORMAT " was already released into %s\n", id, ref);
-      pd_quarantine_item_free (q);
       return 0;
     }
   g_autoptr (pd_pipeline_t) pipeline = pd_pipeline_new (cfg, store);
@@ -177,7 +176,6 @@ quarantine_retry (const pd_global_t *g, int argc, char **argv)
   bool ok = pd_pipeline_ingest (pipeline, bytes, len, &arrival, &outcome, &result, &err)
             && (outcome == PD_OUTCOME_QUARANTINED || pd_store_quarantine_release (store, id, result, &err))
             && pd_pipeline_flush (pipeline, &err);
-  pd_quarantine_item_free (q);
   if (!ok)
     return fail (err);
   if (outcome == PD_OUTCOME_QUARANTINED)

@@ -8,6 +8,12 @@
 
 static const char *const statuses[] = { "new", "open", "pending", "solved", "closed", NULL };
 
+static JsonNode *
+ticket_json (gconstpointer ticket, gconstpointer prefix)
+{
+  return pd_json_ticket (ticket, prefix, NULL);
+}
+
 static int
 tickets_list (const pd_global_t *g, int argc, char **argv)
 {
@@ -33,12 +39,10 @@ tickets_list (const pd_global_t *g, int argc, char **argv)
                status);
       return 2;
     }
-  g_autoptr (pd_config_t) cfg = pd_cmd_load_config (g);
-  if (cfg == NULL)
-    return 2;
-  g_autoptr (pd_store_t) store = pd_cmd_open_store (cfg);
-  if (store == NULL)
-    return 1;
+  g_autoptr (pd_config_t) cfg = NULL;
+  g_autoptr (pd_store_t) store = NULL;
+  if ((rc = pd_cmd_open (g, &cfg, &store)) != 0)
+    return rc;
   GError *err = NULL;
   g_autoptr (GPtrArray) tickets = NULL;
   if (!pd_store_tickets_list (store, status, &tickets, &err))
@@ -48,14 +52,7 @@ tickets_list (const pd_global_t *g, int argc, char **argv)
       return rc;
     }
   if (json)
-    {
-      g_autoptr (JsonArray) arr = json_array_new ();
-      for (guint i = 0; i < tickets->len; i++)
-        json_array_add_element (arr, pd_json_ticket (g_ptr_array_index (tickets, i), cfg->ticket_prefix, NULL));
-      g_autoptr (JsonNode) node = json_node_new (JSON_NODE_ARRAY);
-      json_node_set_array (node, arr);
-      pd_json_print (node);
-    }
+    pd_json_print_list (tickets, ticket_json, cfg->ticket_prefix);
   else
     pd_print_ticket_table (tickets, cfg->ticket_prefix);
   return 0;
@@ -79,18 +76,16 @@ tickets_show (const pd_global_t *g, int argc, char **argv)
       fprintf (stderr, "postdesk tickets show: give one ticket ID (42 or SUP-42)\n");
       return 2;
     }
-  g_autoptr (pd_config_t) cfg = pd_cmd_load_config (g);
-  if (cfg == NULL)
-    return 2;
+  g_autoptr (pd_config_t) cfg = NULL;
+  g_autoptr (pd_store_t) store = NULL;
+  if ((rc = pd_cmd_open (g, &cfg, &store)) != 0)
+    return rc;
   gint64 id = pd_cmd_ticket_id (argv[1], cfg->ticket_prefix);
   if (id <= 0)
     {
       fprintf (stderr, "postdesk tickets show: '%s' is not a ticket ID (42 or %s-42)\n", argv[1], cfg->ticket_prefix);
       return 2;
     }
-  g_autoptr (pd_store_t) store = pd_cmd_open_store (cfg);
-  if (store == NULL)
-    return 1;
   GError *err = NULL;
   g_autoptr (pd_ticket_t) t = NULL;
   g_autoptr (GPtrArray) messages = NULL;

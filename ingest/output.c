@@ -236,6 +236,17 @@ pd_json_print (JsonNode *node)
   fputc ('\n', stdout);
 }
 
+void
+pd_json_print_list (const GPtrArray *items, pd_json_fn to_json, gconstpointer data)
+{
+  g_autoptr (JsonArray) arr = json_array_sized_new (items->len);
+  for (guint i = 0; i < items->len; i++)
+    json_array_add_element (arr, to_json (g_ptr_array_index (items, i), data));
+  g_autoptr (JsonNode) node = json_node_new (JSON_NODE_ARRAY);
+  json_node_set_array (node, arr);
+  pd_json_print (node);
+}
+
 static void
 print_address (const char *label, const pd_address_t *a)
 {

@@ -33,6 +33,10 @@ pd_config_t *pd_cmd_load_config (const pd_global_t *g);
 /* Opens the configured database; prints the error and returns NULL. */
 pd_store_t *pd_cmd_open_store (const pd_config_t *cfg);
 
+/* Both of the above: returns 0 with *cfg and *store set (transfer full), or
+ * the exit status after printing why (2 configuration, 1 database). */
+int pd_cmd_open (const pd_global_t *g, pd_config_t **cfg, pd_store_t **store);
+
 /* Prints "postdesk: <message>" to stderr and returns the exit status for it. */
 int pd_cmd_fail (const GError *err);
 

@@ -89,8 +89,10 @@ char *pd_mime_synthetic_id (const char *raw, gsize len);
  * (transfer full, valid UTF-8) */
 char *pd_html_to_text (const char *html, gsize len);
 
-/* Makes any bytes valid UTF-8: as-is when valid, else read as 'charset' when
- * given and known, else as windows-1252. (transfer full) */
+/* Makes any bytes valid UTF-8. A declared, known 'charset' wins even when
+ * the bytes happen to be valid UTF-8 (ISO-2022-JP is pure ASCII on the
+ * wire); without one, valid UTF-8 stays as it is and anything else is read
+ * as windows-1252. What cannot be converted becomes U+FFFD. (transfer full) */
 char *pd_text_to_utf8 (const char *bytes, gsize len, const char *charset);
 
 /* Appends a header to msg->headers (copies both strings). */

@@ -22,6 +22,11 @@ JsonNode *pd_json_quarantine_item (const pd_quarantine_item_t *q);
 /* Prints 'node' pretty to standard output, with a final newline. */
 void pd_json_print (JsonNode *node);
 
+/* Prints a JSON array of 'items', each turned into JSON by 'to_json'
+ * (called with the item and 'data'). */
+typedef JsonNode *(*pd_json_fn) (gconstpointer item, gconstpointer data);
+void pd_json_print_list (const GPtrArray *items, pd_json_fn to_json, gconstpointer data);
+
 /* Text views. */
 void pd_print_parsed_message (const pd_message_t *msg);
 void pd_print_ticket (const pd_ticket_t *t, const char *prefix, const GPtrArray *messages);

@@ -914,10 +914,12 @@ assert_not_a_message (const char *raw, gsize len)
 static void
 test_empty_input (void)
 {
-  assert_not_a_message ("", 0);
-  assert_not_a_message ("\n", 1);
-  assert_not_a_message ("\r\n\r\nbody only\r\n", 15);
-  assert_not_a_message ("just some text\nwithout any header\n", 35);
+  static const char *const inputs[] = {
+    "", "\n", "\r\n\r\nbody only\r\n", "just some text\nwithout any header\n", " : no name\n\nx\n",
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (inputs); i++)
+    assert_not_a_message (inputs[i], strlen (inputs[i]));
+  assert_not_a_message (NULL, 0);
 }
 
 static void
