@@ -33,7 +33,8 @@ struct pd_pipeline {
   GThread *writer;          /* owned; NULL when not running */
   GMutex lock;
   GCond cond;
-  GQueue queue;             /* of prepared_t*, owned */
+  GQueue queue;             /* of prepared_t*, owned: waiting for the writer */
+  GQueue done;              /* of prepared_t*, owned: stored, for the submitter to free */
   gsize queued_bytes;
   bool closing;             /* no more submissions: drain and stop */
   bool abandon;             /* stop without storing what is queued */
@@ -65,6 +66,7 @@ pd_pipeline_new (const pd_config_t *cfg, pd_store_t *store)
   g_mutex_init (&p->lock);
   g_cond_init (&p->cond);
   g_queue_init (&p->queue);
+  g_queue_init (&p->done);
   return p;
 }
 
@@ -421,7 +423,9 @@ writer_main (gpointer data)
 
       g_mutex_lock (&p->lock);
       p->queued_bytes -= m->len;
-      prepared_free (m);
+      /* Freed by the thread that allocated it: glibc then never has to lock
+       * the other thread's arena, which cost the writer a tenth of its time. */
+      g_queue_push_tail (&p->done, m);
       g_cond_broadcast (&p->cond);
       if (!ok)
         break;
@@ -446,10 +450,22 @@ writer_main (gpointer data)
   return NULL;
 }
 
+/* Frees what the writer has finished with; called by the submitting thread. */
+static void
+free_done (pd_pipeline_t *p)
+{
+  g_mutex_lock (&p->lock);
+  GList *finished = p->done.head;
+  g_queue_init (&p->done);
+  g_mutex_unlock (&p->lock);
+  g_list_free_full (finished, (GDestroyNotify) prepared_free);
+}
+
 bool
 pd_pipeline_submit (pd_pipeline_t *p, const char *raw, gsize len, const pd_arrival_t *arrival,
                     GError **err)
 {
+  free_done (p);
   prepared_t *m = prepare (p->cfg, raw, len, arrival, true);
   g_mutex_lock (&p->lock);
   if (p->writer == NULL && p->writer_error == NULL)
@@ -497,6 +513,7 @@ stop_writer (pd_pipeline_t *p, bool abandon)
       pd_store_background_checkpoints (p->store, false, NULL);
     }
   p->writer = NULL;
+  free_done (p);
 }
 
 bool

@@ -42,23 +42,30 @@ list_files (const char *dir, GError **err)
   return names;
 }
 
-/* Reads one whole file, refusing more than PD_SOURCE_MAX_BYTES. */
+/* Appends the rest of 'f' to 'buf', refusing more than PD_SOURCE_MAX_BYTES
+ * in all. It reads straight into the array: a message is copied once, from
+ * the kernel, however large. */
 static bool
 read_whole (FILE *f, const char *name, GByteArray *buf, GError **err)
 {
-  char chunk[65536];
-  size_t n;
-  g_byte_array_set_size (buf, 0);
-  while ((n = fread (chunk, 1, sizeof chunk, f)) > 0)
+  for (;;)
     {
-      if (buf->len + n > PD_SOURCE_MAX_BYTES)
+      guint used = buf->len;
+      guint room = MAX (65536u, used);   /* grows geometrically */
+      if ((gsize) used + room > PD_SOURCE_MAX_BYTES + 1)
+        room = PD_SOURCE_MAX_BYTES + 1 - used;
+      g_byte_array_set_size (buf, used + room);
+      size_t n = fread (buf->data + used, 1, room, f);
+      g_byte_array_set_size (buf, used + (guint) n);
+      if (buf->len > PD_SOURCE_MAX_BYTES)
         {
           g_set_error (err, PD_ERROR, PD_ERROR_TOO_BIG,
                        "%s: over %d bytes, too large to keep; left where it is", name,
                        PD_SOURCE_MAX_BYTES);
           return false;
         }
-      g_byte_array_append (buf, (const guint8 *) chunk, n);
+      if (n < room)
+        break;
     }
   if (ferror (f))
     {
@@ -167,19 +174,10 @@ read_stream (FILE *f, const char *name, pd_source_fn fn, gpointer user_data, gui
       return read_mbox (f, name, fn, user_data, skipped, err);
     }
   g_autoptr (GByteArray) buf = g_byte_array_new ();
-  if (!read_whole (f, name, buf, err))
-    {
-      free (first);
-      return false;
-    }
-  g_byte_array_prepend (buf, (const guint8 *) first, (guint) n);
+  g_byte_array_append (buf, (const guint8 *) first, (guint) n);
   free (first);
-  if (buf->len > PD_SOURCE_MAX_BYTES)
-    {
-      g_set_error (err, PD_ERROR, PD_ERROR_TOO_BIG, "%s: over %d bytes, too large to keep; left where it is",
-                   name, PD_SOURCE_MAX_BYTES);
-      return false;
-    }
+  if (!read_whole (f, name, buf, err))
+    return false;
   return fn ((const char *) buf->data, buf->len, name, user_data, err);
 }
 

@@ -733,7 +733,10 @@ pd_store_open (const char *path, pd_store_t **out, GError **err)
   g_cond_init (&s->ckpt_cond);
   s->path = g_strdup (path);
 
-  int rc = sqlite3_open_v2 (path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+  /* NOMUTEX: a connection is only ever used by one thread at a time (the
+   * ingest writer hands it back by being joined), so SQLite's per-call
+   * mutex in its default serialized mode is pure overhead. */
+  int rc = sqlite3_open_v2 (path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK)
     {
       /* On most failures SQLite still returns a handle holding the message. */
@@ -840,15 +843,26 @@ pd_store_free (pd_store_t *store)
 
 /* WAL pages after which a checkpoint is wanted: SQLite's own default. */
 #define CHECKPOINT_PAGES 1000
+/* WAL pages (64 MiB of 4 KiB pages) after which the writer checkpoints
+ * itself. A WAL only starts over once a checkpoint has copied all of it,
+ * and a checkpointer running beside a writer that never pauses never gets
+ * there: without this the WAL of a long import would grow to its whole size. */
+#define WAL_LIMIT_PAGES 16384
 
 /* Runs on the writer's connection after every commit, in place of SQLite's
- * automatic checkpoint: it only wakes the checkpointer. */
+ * automatic checkpoint: it wakes the checkpointer, and past the limit
+ * catches up itself, which is what SQLite's own hook does at every commit. */
 static int
 wal_hook (void *data, sqlite3 *db, const char *name, int pages)
 {
-  (void) db;
-  (void) name;
   pd_store_t *s = data;
+  if (pages >= WAL_LIMIT_PAGES)
+    {
+      /* BUSY while the checkpointer holds the checkpoint lock: then the next
+       * commit tries again. */
+      sqlite3_wal_checkpoint_v2 (db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+      return SQLITE_OK;
+    }
   if (pages >= CHECKPOINT_PAGES)
     {
       g_mutex_lock (&s->ckpt_lock);
@@ -903,7 +917,7 @@ pd_store_background_checkpoints (pd_store_t *store, bool on, GError **err)
       sqlite3_wal_autocheckpoint (store->db, CHECKPOINT_PAGES);
       return true;
     }
-  int rc = sqlite3_open_v2 (store->path, &store->ckpt_db, SQLITE_OPEN_READWRITE, NULL);
+  int rc = sqlite3_open_v2 (store->path, &store->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK)
     {
       g_set_error (err, PD_ERROR, PD_ERROR_DB, "cannot open database %s for checkpoints: %s", store->path,

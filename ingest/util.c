@@ -1,6 +1,7 @@
 /* util.c - small helpers every module uses: errors, times, hashes. */
 #include "postdesk/common.h"
 
+#include <gnutls/crypto.h>
 #include <string.h>
 
 G_DEFINE_QUARK (postdesk-error-quark, pd_error)
@@ -56,10 +57,23 @@ pd_time_now (void)
   return g_get_real_time () / G_USEC_PER_SEC;
 }
 
+/* GnuTLS (through nettle) uses the CPU's SHA instructions where it has
+ * them: five to ten times GLib's portable code, and every byte of every
+ * message is hashed once. */
 char *
 pd_sha256_hex (const void *data, gsize len)
 {
-  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, data, len);
+  unsigned char digest[32];
+  if (gnutls_hash_fast (GNUTLS_DIG_SHA256, data, len, digest) != 0)
+    return g_compute_checksum_for_data (G_CHECKSUM_SHA256, data, len);
+  char *hex = g_malloc (65);
+  for (int i = 0; i < 32; i++)
+    {
+      hex[2 * i] = "0123456789abcdef"[digest[i] >> 4];
+      hex[2 * i + 1] = "0123456789abcdef"[digest[i] & 15];
+    }
+  hex[64] = '\0';
+  return hex;
 }
 
 char *

@@ -24,7 +24,7 @@
 #define PD_PIPELINE_BATCH_MS 1000
 /* Raw bytes waiting for the writer, at most; memory stays flat however
  * large the mailbox (one message over the limit still goes through alone). */
-#define PD_PIPELINE_QUEUE_BYTES (8 * 1024 * 1024)
+#define PD_PIPELINE_QUEUE_BYTES (2 * 1024 * 1024)
 
 typedef struct pd_pipeline pd_pipeline_t;
 
