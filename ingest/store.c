@@ -1070,27 +1070,38 @@ pd_store_raw_put (pd_store_t *store, const char *raw, gsize len, const char *sha
   return true;
 }
 
+/* Runs statement 'id', whose one parameter is 'key', for the single row
+ * it must find. Returns the statement on that row (the caller reads it,
+ * then calls done()), or NULL with PD_ERROR_NOT_FOUND "no <what> <key>" or
+ * the database's error, the statement already reset. */
+static sqlite3_stmt *
+row_by_id (pd_store_t *s, stmt_id_t id, gint64 key, const char *what, GError **err)
+{
+  sqlite3_stmt *st = stmt (s, id, err);
+  if (st == NULL)
+    return NULL;
+  bind_int (s, st, 1, key);
+  int rc = step (s, st);
+  if (rc == SQLITE_ROW)
+    return st;
+  if (rc == SQLITE_DONE)
+    g_set_error (err, PD_ERROR, PD_ERROR_NOT_FOUND, "no %s %" G_GINT64_FORMAT, what, key);
+  else
+    db_error (s, err, "cannot read %s %" G_GINT64_FORMAT, what, key);
+  done (s, st);
+  return NULL;
+}
+
 bool
 pd_store_raw_get (pd_store_t *store, gint64 raw_id, GBytes **out, GError **err)
 {
   *out = NULL;
-  sqlite3_stmt *st = stmt (store, ST_RAW_GET, err);
+  sqlite3_stmt *st = row_by_id (store, ST_RAW_GET, raw_id, "raw message", err);
   if (st == NULL)
     return false;
-  bind_int (store, st, 1, raw_id);
-  int rc = step (store, st);
-  if (rc == SQLITE_ROW)
-    {
-      *out = g_bytes_new (sqlite3_column_blob (st, 0), (gsize) sqlite3_column_bytes (st, 0));
-      done (store, st);
-      return true;
-    }
-  if (rc == SQLITE_DONE)
-    g_set_error (err, PD_ERROR, PD_ERROR_NOT_FOUND, "no raw message %" G_GINT64_FORMAT, raw_id);
-  else
-    db_error (store, err, "cannot read raw message %" G_GINT64_FORMAT, raw_id);
+  *out = g_bytes_new (sqlite3_column_blob (st, 0), (gsize) sqlite3_column_bytes (st, 0));
   done (store, st);
-  return false;
+  return true;
 }
 
 /* ---- lookups -------------------------------------------------------------------- */
@@ -1173,23 +1184,12 @@ bool
 pd_store_ticket_requester (pd_store_t *store, gint64 ticket_id, char **address, GError **err)
 {
   *address = NULL;
-  sqlite3_stmt *st = stmt (store, ST_REQUESTER, err);
+  sqlite3_stmt *st = row_by_id (store, ST_REQUESTER, ticket_id, "ticket", err);
   if (st == NULL)
     return false;
-  bind_int (store, st, 1, ticket_id);
-  int rc = step (store, st);
-  if (rc == SQLITE_ROW)
-    {
-      *address = col_strdup (st, 0);
-      done (store, st);
-      return true;
-    }
-  if (rc == SQLITE_DONE)
-    g_set_error (err, PD_ERROR, PD_ERROR_NOT_FOUND, "no ticket %" G_GINT64_FORMAT, ticket_id);
-  else
-    db_error (store, err, "cannot read the requester of ticket %" G_GINT64_FORMAT, ticket_id);
+  *address = col_strdup (st, 0);
   done (store, st);
-  return false;
+  return true;
 }
 
 /* ---- writes ----------------------------------------------------------------------- */
@@ -1446,23 +1446,12 @@ bool
 pd_store_ticket_get (pd_store_t *store, gint64 ticket_id, pd_ticket_t **out, GError **err)
 {
   *out = NULL;
-  sqlite3_stmt *st = stmt (store, ST_TICKET_GET, err);
+  sqlite3_stmt *st = row_by_id (store, ST_TICKET_GET, ticket_id, "ticket", err);
   if (st == NULL)
     return false;
-  bind_int (store, st, 1, ticket_id);
-  int rc = step (store, st);
-  if (rc == SQLITE_ROW)
-    {
-      *out = ticket_from_row (store, st, err);
-      done (store, st);
-      return *out != NULL;
-    }
-  if (rc == SQLITE_DONE)
-    g_set_error (err, PD_ERROR, PD_ERROR_NOT_FOUND, "no ticket %" G_GINT64_FORMAT, ticket_id);
-  else
-    db_error (store, err, "cannot read ticket %" G_GINT64_FORMAT, ticket_id);
+  *out = ticket_from_row (store, st, err);
   done (store, st);
-  return false;
+  return *out != NULL;
 }
 
 bool
@@ -1779,27 +1768,15 @@ pd_store_quarantine_get (pd_store_t *store, gint64 id,
     *item = NULL;
   if (raw != NULL)
     *raw = NULL;
-  sqlite3_stmt *st = stmt (store, ST_QUARANTINE_GET, err);
+  sqlite3_stmt *st = row_by_id (store, ST_QUARANTINE_GET, id, "quarantine entry", err);
   if (st == NULL)
     return false;
-  bind_int (store, st, 1, id);
-  int rc = step (store, st);
-  if (rc == SQLITE_ROW)
-    {
-      if (item != NULL)
-        *item = quarantine_from_row (st);
-      if (raw != NULL)
-        *raw = g_bytes_new (sqlite3_column_blob (st, 8), (gsize) sqlite3_column_bytes (st, 8));
-      done (store, st);
-      return true;
-    }
-  if (rc == SQLITE_DONE)
-    g_set_error (err, PD_ERROR, PD_ERROR_NOT_FOUND,
-                 "no quarantine entry %" G_GINT64_FORMAT, id);
-  else
-    db_error (store, err, "cannot read quarantine entry %" G_GINT64_FORMAT, id);
+  if (item != NULL)
+    *item = quarantine_from_row (st);
+  if (raw != NULL)
+    *raw = g_bytes_new (sqlite3_column_blob (st, 8), (gsize) sqlite3_column_bytes (st, 8));
   done (store, st);
-  return false;
+  return true;
 }
 
 /* Runs one of the quarantine updates; no row changed means no such entry. */
