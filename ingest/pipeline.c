@@ -121,13 +121,13 @@ kind_of (const pd_config_t *cfg, const pd_message_t *msg)
 static char *
 fingerprint_of (const pd_message_t *msg)
 {
-  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
-  g_checksum_update (sum, (const guchar *) msg->from->address, -1);
-  g_checksum_update (sum, (const guchar *) "\n", 1);
-  g_checksum_update (sum, (const guchar *) msg->subject, -1);
-  g_checksum_update (sum, (const guchar *) "\n", 1);
-  g_checksum_update (sum, (const guchar *) msg->body_text, -1);
-  return g_strdup (g_checksum_get_string (sum));
+  g_autoptr (GString) text = g_string_sized_new (strlen (msg->body_text) + 256);
+  g_string_append (text, msg->from->address);
+  g_string_append_c (text, '\n');
+  g_string_append (text, msg->subject);
+  g_string_append_c (text, '\n');
+  g_string_append (text, msg->body_text);
+  return pd_sha256_hex (text->str, text->len);
 }
 
 static char *
@@ -479,7 +479,7 @@ pd_pipeline_submit (pd_pipeline_t *p, const char *raw, gsize len, const pd_arriv
           g_error_free (ckpt_err);
         }
       p->closing = p->abandon = false;
-      p->writer = g_thread_new ("postdesk-writer", writer_main, p);
+      p->writer = g_thread_new ("postdesk-write", writer_main, p);
     }
   while (p->writer_error == NULL && !g_queue_is_empty (&p->queue)
          && p->queued_bytes + len > PD_PIPELINE_QUEUE_BYTES)
