@@ -36,8 +36,9 @@ pd_cmd_parse_options (const char *name, const char *params, const char *summary,
   return true;
 }
 
-pd_config_t *
-pd_cmd_load_config (const pd_global_t *g)
+/* Prints the error and returns NULL on failure. */
+static pd_config_t *
+load_config (const pd_global_t *g)
 {
   GError *err = NULL;
   g_autofree char *path = pd_config_find (g->config_path, &err);
@@ -51,8 +52,9 @@ pd_cmd_load_config (const pd_global_t *g)
   return cfg;
 }
 
-pd_store_t *
-pd_cmd_open_store (const pd_config_t *cfg)
+/* Prints the error and returns NULL on failure. */
+static pd_store_t *
+open_store (const pd_config_t *cfg)
 {
   GError *err = NULL;
   pd_store_t *store = NULL;
@@ -75,10 +77,10 @@ int
 pd_cmd_open (const pd_global_t *g, pd_config_t **cfg, pd_store_t **store)
 {
   *store = NULL;
-  *cfg = pd_cmd_load_config (g);
+  *cfg = load_config (g);
   if (*cfg == NULL)
     return 2;
-  *store = pd_cmd_open_store (*cfg);
+  *store = open_store (*cfg);
   if (*store == NULL)
     {
       g_clear_pointer (cfg, pd_config_free);

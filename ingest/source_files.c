@@ -181,15 +181,10 @@ read_stream (FILE *f, const char *name, pd_source_fn fn, gpointer user_data, gui
   return fn ((const char *) buf->data, buf->len, name, user_data, err);
 }
 
-/* Returns false with *opened false when the file itself could not be read,
- * and with *opened true when reading stopped later (the callback, or a read
- * error partway). */
 static bool
-read_file (const char *path, pd_source_fn fn, gpointer user_data, bool *opened, guint *skipped,
-           GError **err)
+read_file (const char *path, pd_source_fn fn, gpointer user_data, guint *skipped, GError **err)
 {
   FILE *f = fopen (path, "rb");
-  *opened = f != NULL;
   if (f == NULL)
     {
       g_set_error (err, PD_ERROR, PD_ERROR_IO, "%s: %s", path, g_strerror (errno));
@@ -227,8 +222,7 @@ read_folder (const char *dir, pd_source_fn fn, gpointer user_data, guint *skippe
   for (guint i = 0; i < files->len; i++)
     {
       GError *local = NULL;
-      bool opened;
-      if (read_file (g_ptr_array_index (files, i), relay, &r, &opened, skipped, &local))
+      if (read_file (g_ptr_array_index (files, i), relay, &r, skipped, &local))
         continue;
       if (r.stopped)
         {
@@ -264,6 +258,5 @@ pd_source_read (const char *path, pd_source_fn fn, gpointer user_data, guint *sk
       g_set_error (err, PD_ERROR, PD_ERROR_IO, "%s: no such file or folder", path);
       return false;
     }
-  bool opened;
-  return read_file (path, fn, user_data, &opened, skipped, err);
+  return read_file (path, fn, user_data, skipped, err);
 }

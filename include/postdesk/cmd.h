@@ -27,14 +27,9 @@ int pd_cmd_quarantine (const pd_global_t *g, int argc, char **argv);
 bool pd_cmd_parse_options (const char *name, const char *params, const char *summary,
                            const GOptionEntry *entries, int *argc, char ***argv, int *status);
 
-/* Finds and loads the configuration; prints the error and returns NULL. */
-pd_config_t *pd_cmd_load_config (const pd_global_t *g);
-
-/* Opens the configured database; prints the error and returns NULL. */
-pd_store_t *pd_cmd_open_store (const pd_config_t *cfg);
-
-/* Both of the above: returns 0 with *cfg and *store set (transfer full), or
- * the exit status after printing why (2 configuration, 1 database). */
+/* Finds and loads the configuration, then opens (creating and migrating)
+ * its database: returns 0 with *cfg and *store set (transfer full), or the
+ * exit status after printing why (2 configuration, 1 database). */
 int pd_cmd_open (const pd_global_t *g, pd_config_t **cfg, pd_store_t **store);
 
 /* Prints "postdesk: <message>" to stderr and returns the exit status for it. */
