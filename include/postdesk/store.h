@@ -1,5 +1,6 @@
 /* store.h - the SQLite database: tickets, messages, raw bytes, events,
- * outbox, mailbox state and quarantine. Only ingest/store.c includes sqlite3.h.
+ * outbox, mailbox state and quarantine. Only ingest/store*.c include
+ * sqlite3.h: store.c opens and migrates, one file per kind of record.
  *
  * Every write happens inside pd_store_begin()/pd_store_commit() (BEGIN
  * IMMEDIATE); callers group many messages into one transaction and isolate

@@ -1,0 +1,216 @@
+/* store_quarantine.c - mail postdesk could not turn into a ticket, kept
+ * with its raw bytes and the reason. */
+#include "store_internal.h"
+
+#include <string.h>
+
+#define QUARANTINE_COLUMNS \
+  "q.id, q.reason, q.received_at, q.size, q.mailbox, q.origin, q.status, q.ticket_id"
+
+static const char *const stmt_sql[ST_COUNT] = {
+  [ST_QUARANTINE_FIND_HELD] =
+    "SELECT id FROM quarantine WHERE raw_id = ?1 AND status = 'held'",
+  [ST_QUARANTINE_INSERT] =
+    "INSERT INTO quarantine (raw_id, size, reason, received_at, mailbox, origin, status,"
+    " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'held', ?7, ?7)",
+  [ST_QUARANTINE_TOUCH] =
+    "UPDATE quarantine SET reason = ?2, updated_at = ?3 WHERE id = ?1",
+  [ST_QUARANTINE_HELD] =
+    "SELECT " QUARANTINE_COLUMNS " FROM quarantine q WHERE q.status = 'held' ORDER BY q.id",
+  [ST_QUARANTINE_ALL] = "SELECT " QUARANTINE_COLUMNS " FROM quarantine q ORDER BY q.id",
+  [ST_QUARANTINE_GET] =
+    "SELECT " QUARANTINE_COLUMNS ", r.bytes FROM quarantine q"
+    " JOIN raw_messages r ON r.id = q.raw_id WHERE q.id = ?1",
+  [ST_QUARANTINE_RELEASE] =
+    "UPDATE quarantine SET status = 'released', ticket_id = ?2, updated_at = ?3 WHERE id = ?1",
+  [ST_QUARANTINE_SET_REASON] =
+    "UPDATE quarantine SET reason = ?2, updated_at = ?3 WHERE id = ?1",
+};
+
+static sqlite3_stmt *
+stmt (pd_store_t *s, stmt_id_t id, GError **err)
+{
+  return store_stmt (s, id, stmt_sql[id], err);
+}
+
+void
+pd_quarantine_item_free (pd_quarantine_item_t *q)
+{
+  if (q == NULL)
+    return;
+  g_free (q->reason);
+  g_free (q->mailbox);
+  g_free (q->origin);
+  g_free (q->status);
+  g_free (q);
+}
+
+static bool
+quarantine_add_in_tx (pd_store_t *s, const char *raw, gsize len, const char *reason,
+                      const pd_arrival_t *arrival, gint64 *id, bool *was_new, GError **err)
+{
+  gint64 raw_id;
+  if (!pd_store_raw_put (s, raw, len, NULL, &raw_id, err))
+    return false;
+  pd_time_t now = pd_time_now ();
+
+  sqlite3_stmt *st = stmt (s, ST_QUARANTINE_FIND_HELD, err);
+  if (st == NULL)
+    return false;
+  bind_int (s, st, 1, raw_id);
+  int rc = step (s, st);
+  if (rc == SQLITE_ROW)
+    {
+      gint64 existing = sqlite3_column_int64 (st, 0);
+      done (s, st);
+      st = stmt (s, ST_QUARANTINE_TOUCH, err);
+      if (st == NULL)
+        return false;
+      bind_int (s, st, 1, existing);
+      bind_text (s, st, 2, reason);
+      bind_int (s, st, 3, now);
+      if (!store_exec (s, st, err, "cannot update quarantine entry %" G_GINT64_FORMAT, existing))
+        return false;
+      *id = existing;
+      *was_new = false;
+      return true;
+    }
+  if (rc != SQLITE_DONE)
+    {
+      store_db_error (s, err, "cannot look up quarantined raw message %" G_GINT64_FORMAT, raw_id);
+      done (s, st);
+      return false;
+    }
+  done (s, st);
+
+  st = stmt (s, ST_QUARANTINE_INSERT, err);
+  if (st == NULL)
+    return false;
+  bind_int (s, st, 1, raw_id);
+  bind_int (s, st, 2, (gint64) len);
+  bind_text (s, st, 3, reason);
+  bind_int (s, st, 4, arrival != NULL && arrival->received_at != 0 ? arrival->received_at : now);
+  bind_text (s, st, 5, arrival != NULL ? arrival->mailbox : NULL);
+  bind_text (s, st, 6, arrival != NULL ? arrival->origin : NULL);
+  bind_int (s, st, 7, now);
+  if (!store_exec (s, st, err, "cannot quarantine message (%s)", reason != NULL ? reason : "no reason"))
+    return false;
+  *id = sqlite3_last_insert_rowid (s->db);
+  *was_new = true;
+  return true;
+}
+
+bool
+pd_store_quarantine_add (pd_store_t *store, const char *raw, gsize len,
+                         const char *reason, const pd_arrival_t *arrival,
+                         gint64 *id, bool *was_new, GError **err)
+{
+  *id = 0;
+  *was_new = false;
+  bool own;
+  if (!store_own_begin (store, &own, err))
+    return false;
+  bool ok = quarantine_add_in_tx (store, raw, len, reason, arrival, id, was_new, err);
+  if (!store_own_end (store, own, ok, ok ? err : NULL))
+    {
+      *id = 0;
+      *was_new = false;
+      return false;
+    }
+  return true;
+}
+
+static pd_quarantine_item_t *
+quarantine_from_row (sqlite3_stmt *st)
+{
+  pd_quarantine_item_t *q = g_new0 (pd_quarantine_item_t, 1);
+  q->id = sqlite3_column_int64 (st, 0);
+  q->reason = col_strdup (st, 1);
+  q->received_at = sqlite3_column_int64 (st, 2);
+  q->size = sqlite3_column_int64 (st, 3);
+  q->mailbox = col_strdup (st, 4);
+  q->origin = col_strdup (st, 5);
+  q->status = col_strdup (st, 6);
+  q->ticket_id = sqlite3_column_int64 (st, 7);
+  return q;
+}
+
+bool
+pd_store_quarantine_list (pd_store_t *store, bool all, GPtrArray **out, GError **err)
+{
+  *out = NULL;
+  sqlite3_stmt *st = stmt (store, all ? ST_QUARANTINE_ALL : ST_QUARANTINE_HELD, err);
+  if (st == NULL)
+    return false;
+  g_autoptr (GPtrArray) list =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) pd_quarantine_item_free);
+  int rc;
+  while ((rc = step (store, st)) == SQLITE_ROW)
+    g_ptr_array_add (list, quarantine_from_row (st));
+  if (rc != SQLITE_DONE)
+    {
+      store_db_error (store, err, "cannot list the quarantine");
+      done (store, st);
+      return false;
+    }
+  done (store, st);
+  *out = g_steal_pointer (&list);
+  return true;
+}
+
+bool
+pd_store_quarantine_get (pd_store_t *store, gint64 id,
+                         pd_quarantine_item_t **item, GBytes **raw, GError **err)
+{
+  if (item != NULL)
+    *item = NULL;
+  if (raw != NULL)
+    *raw = NULL;
+  sqlite3_stmt *st = store_row_by_id (store, stmt (store, ST_QUARANTINE_GET, err), id, "quarantine entry", err);
+  if (st == NULL)
+    return false;
+  if (item != NULL)
+    *item = quarantine_from_row (st);
+  if (raw != NULL)
+    *raw = g_bytes_new (sqlite3_column_blob (st, 8), (gsize) sqlite3_column_bytes (st, 8));
+  done (store, st);
+  return true;
+}
+
+/* Runs one of the quarantine updates; no row changed means no such entry. */
+static bool
+quarantine_update (pd_store_t *s, stmt_id_t sid, gint64 id, bool with_ticket,
+                   gint64 ticket_id, const char *reason, GError **err, const char *what)
+{
+  sqlite3_stmt *st = stmt (s, sid, err);
+  if (st == NULL)
+    return false;
+  bind_int (s, st, 1, id);
+  if (with_ticket)
+    bind_int_or_null (s, st, 2, ticket_id);
+  else
+    bind_text (s, st, 2, reason);
+  bind_int (s, st, 3, pd_time_now ());
+  if (!store_exec (s, st, err, "%s %" G_GINT64_FORMAT, what, id))
+    return false;
+  if (sqlite3_changes (s->db) == 0)
+    {
+      g_set_error (err, PD_ERROR, PD_ERROR_NOT_FOUND, "no quarantine entry %" G_GINT64_FORMAT, id);
+      return false;
+    }
+  return true;
+}
+
+bool
+pd_store_quarantine_release (pd_store_t *store, gint64 id, gint64 ticket_id, GError **err)
+{
+  return quarantine_update (store, ST_QUARANTINE_RELEASE, id, true, ticket_id, NULL, err,
+                            "cannot release quarantine entry");
+}
+
+bool
+pd_store_quarantine_set_reason (pd_store_t *store, gint64 id, const char *reason, GError **err)
+{
+  return quarantine_update (store, ST_QUARANTINE_SET_REASON, id, false, 0, reason, err,
+                            "cannot set the reason of quarantine entry");
+}

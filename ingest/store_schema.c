@@ -1,0 +1,289 @@
+/* store_schema.c - the database schema and its migrations. */
+#include "store_internal.h"
+
+#include <string.h>
+
+/* ---- schema ------------------------------------------------------------ */
+
+/* Each step takes the schema from version (index) to version (index + 1).
+ * Steps are append-only: a released step is never edited, a change to the
+ * schema is a new step. All of them run inside one BEGIN IMMEDIATE, so a
+ * crash mid-migration leaves the previous version intact. */
+static const char *const migrations[] = {
+  /* 0 -> 1: the first schema, shaped for the whole product. Times are UTC
+   * Unix seconds (NULL = none); addresses are stored lower-case (ASCII, as
+   * SQLite's lower() does) so equality is the comparison everywhere; lists
+   * are JSON arrays in TEXT columns, read back with json_each() in SQL. */
+  "CREATE TABLE tickets (\n"
+  "  id                 INTEGER PRIMARY KEY,\n"
+  "  subject            TEXT NOT NULL,\n"
+  "  status             TEXT NOT NULL DEFAULT 'new'\n"
+  "                     CHECK (status IN ('new','open','pending','solved','closed')),\n"
+  "  severity           INTEGER NOT NULL CHECK (severity IN (1, 2)),\n"
+  "  severity_rules     TEXT NOT NULL DEFAULT '[]'\n"
+  "                     CHECK (json_valid(severity_rules) AND json_type(severity_rules) = 'array'),\n"
+  "  requester_name     TEXT,\n"
+  "  requester_address  TEXT NOT NULL CHECK (requester_address = lower(requester_address)),\n"
+  "  customer           TEXT,\n"
+  "  plan               TEXT,\n"
+  "  created_at         INTEGER NOT NULL,\n"
+  "  updated_at         INTEGER NOT NULL,\n"
+  "  first_response_due INTEGER,\n"
+  "  resolution_due     INTEGER,\n"
+  "  first_response_at  INTEGER,\n"
+  "  solved_at          INTEGER,\n"
+  "  closed_at          INTEGER,\n"
+  "  assignee           TEXT CHECK (assignee = lower(assignee)),\n"
+  "  tags               TEXT NOT NULL DEFAULT '[]'\n"
+  "                     CHECK (json_valid(tags) AND json_type(tags) = 'array'),\n"
+  "  csat_score         INTEGER CHECK (csat_score BETWEEN 1 AND 5),\n"
+  "  csat_comment       TEXT,\n"
+  "  csat_at            INTEGER,\n"
+  "  linked_to          INTEGER REFERENCES tickets (id),\n"
+  "  mailbox            TEXT\n"
+  ") STRICT;\n"
+  /* The list by status is ordered by id, and KPI reports scan by creation
+   * time; both indexes carry what those queries filter on. */
+  "CREATE INDEX tickets_status ON tickets (status, id);\n"
+  "CREATE INDEX tickets_created ON tickets (created_at);\n"
+  "CREATE INDEX tickets_linked ON tickets (linked_to) WHERE linked_to IS NOT NULL;\n"
+
+  "CREATE TABLE raw_messages (\n"
+  "  id     INTEGER PRIMARY KEY,\n"
+  "  sha256 TEXT NOT NULL UNIQUE,\n"
+  "  size   INTEGER NOT NULL CHECK (size >= 0),\n"
+  "  bytes  BLOB NOT NULL\n"
+  ") STRICT;\n"
+
+  "CREATE TABLE messages (\n"
+  "  id                   INTEGER PRIMARY KEY,\n"
+  "  ticket_id            INTEGER NOT NULL REFERENCES tickets (id),\n"
+  "  message_id           TEXT NOT NULL UNIQUE,\n"
+  "  direction            TEXT NOT NULL CHECK (direction IN ('in','out')),\n"
+  "  kind                 TEXT NOT NULL CHECK (kind IN ('customer','staff','auto-reply',\n"
+  "                                                   'bounce','ack','relay','notice')),\n"
+  "  from_name            TEXT,\n"
+  "  from_address         TEXT CHECK (from_address = lower(from_address)),\n"
+  "  to_json              TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(to_json)),\n"
+  "  cc_json              TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(cc_json)),\n"
+  "  subject              TEXT NOT NULL,\n"
+  "  date                 INTEGER,\n"
+  "  received_at          INTEGER NOT NULL,\n"
+  "  in_reply_to          TEXT,\n"
+  "  references_json      TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(references_json)),\n"
+  "  body_text            TEXT NOT NULL,\n"
+  "  auto_reply           INTEGER NOT NULL DEFAULT 0 CHECK (auto_reply IN (0, 1)),\n"
+  "  bulk                 INTEGER NOT NULL DEFAULT 0 CHECK (bulk IN (0, 1)),\n"
+  "  bounce               INTEGER NOT NULL DEFAULT 0 CHECK (bounce IN (0, 1)),\n"
+  "  bounced_message_id   TEXT,\n"
+  "  message_id_synthetic INTEGER NOT NULL DEFAULT 0 CHECK (message_id_synthetic IN (0, 1)),\n"
+  "  fingerprint          TEXT,\n"
+  "  raw_id               INTEGER REFERENCES raw_messages (id),\n"
+  "  mailbox              TEXT,\n"
+  "  imap_uidvalidity     INTEGER,\n"
+  "  imap_uid             INTEGER,\n"
+  "  origin               TEXT\n"
+  ") STRICT;\n"
+  /* Arrival order within a ticket comes straight from this index. */
+  "CREATE INDEX messages_ticket ON messages (ticket_id, received_at, id);\n"
+  /* A UID names one message for as long as UIDVALIDITY holds: a second row
+   * for the same UID means the same mail was ingested twice. Partial, so
+   * messages from files cost nothing here. */
+  "CREATE UNIQUE INDEX messages_imap_uid ON messages (mailbox, imap_uidvalidity, imap_uid)\n"
+  "  WHERE imap_uid IS NOT NULL;\n"
+  "CREATE INDEX messages_raw ON messages (raw_id) WHERE raw_id IS NOT NULL;\n"
+
+  /* Metadata only: attachment content is never stored, the raw message
+   * keeps it. The (message, position) key makes order explicit. */
+  "CREATE TABLE attachments (\n"
+  "  message_row INTEGER NOT NULL REFERENCES messages (id),\n"
+  "  position    INTEGER NOT NULL CHECK (position >= 0),\n"
+  "  filename    TEXT NOT NULL,\n"
+  "  mime_type   TEXT NOT NULL,\n"
+  "  size        INTEGER NOT NULL CHECK (size >= 0),\n"
+  "  PRIMARY KEY (message_row, position)\n"
+  ") STRICT, WITHOUT ROWID;\n"
+
+  "CREATE TABLE participants (\n"
+  "  ticket_id INTEGER NOT NULL REFERENCES tickets (id),\n"
+  "  address   TEXT NOT NULL CHECK (address = lower(address)),\n"
+  "  name      TEXT,\n"
+  "  role      TEXT NOT NULL CHECK (role IN ('requester','customer','staff')),\n"
+  "  PRIMARY KEY (ticket_id, address)\n"
+  ") STRICT, WITHOUT ROWID;\n"
+  "CREATE INDEX participants_address ON participants (address);\n"
+
+  /* The history every report is computed from: rows are only ever added. */
+  "CREATE TABLE events (\n"
+  "  id        INTEGER PRIMARY KEY,\n"
+  "  ticket_id INTEGER NOT NULL REFERENCES tickets (id),\n"
+  "  at        INTEGER NOT NULL,\n"
+  "  actor     TEXT NOT NULL,\n"
+  "  type      TEXT NOT NULL,\n"
+  "  detail    TEXT CHECK (detail IS NULL OR (json_valid(detail) AND json_type(detail) = 'object'))\n"
+  ") STRICT;\n"
+  "CREATE INDEX events_ticket ON events (ticket_id, at);\n"
+  "CREATE INDEX events_type_at ON events (type, at, ticket_id);\n"
+  "CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events\n"
+  "BEGIN SELECT RAISE (ABORT, 'events are append-only'); END;\n"
+  "CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events\n"
+  "BEGIN SELECT RAISE (ABORT, 'events are append-only'); END;\n"
+  /* Any event is activity on the ticket. Done in the database so that every
+   * writer, present and future, keeps updated_at right; the WHERE skips the
+   * write when an older event is recorded late. */
+  "CREATE TRIGGER events_touch_ticket AFTER INSERT ON events\n"
+  "BEGIN\n"
+  "  UPDATE tickets SET updated_at = NEW.at\n"
+  "   WHERE id = NEW.ticket_id AND updated_at < NEW.at;\n"
+  "END;\n"
+
+  /* Outbound mail waits here, written in the same transaction as the
+   * ticket change that caused it; message_row is its row in messages, so a
+   * reply to it threads like any other message. */
+  "CREATE TABLE outbox (\n"
+  "  id              INTEGER PRIMARY KEY,\n"
+  "  ticket_id       INTEGER NOT NULL REFERENCES tickets (id),\n"
+  "  message_row     INTEGER UNIQUE REFERENCES messages (id),\n"
+  "  kind            TEXT NOT NULL CHECK (kind IN ('ack','relay','notice')),\n"
+  "  recipients      TEXT NOT NULL\n"
+  "                  CHECK (json_valid(recipients) AND json_type(recipients) = 'array'),\n"
+  "  subject         TEXT NOT NULL,\n"
+  "  message_id      TEXT NOT NULL UNIQUE,\n"
+  "  in_reply_to     TEXT,\n"
+  "  body_text       TEXT NOT NULL,\n"
+  "  raw             BLOB,\n"
+  "  status          TEXT NOT NULL DEFAULT 'queued'\n"
+  "                  CHECK (status IN ('queued','sending','sent','failed')),\n"
+  "  attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),\n"
+  "  next_attempt_at INTEGER,\n"
+  "  last_error      TEXT,\n"
+  "  created_at      INTEGER NOT NULL,\n"
+  "  sent_at         INTEGER\n"
+  ") STRICT;\n"
+  "CREATE INDEX outbox_due ON outbox (status, next_attempt_at);\n"
+  "CREATE INDEX outbox_ticket ON outbox (ticket_id);\n"
+
+  "CREATE TABLE mailbox_state (\n"
+  "  mailbox     TEXT PRIMARY KEY,\n"
+  "  uidvalidity INTEGER NOT NULL,\n"
+  "  last_uid    INTEGER NOT NULL,\n"
+  "  updated_at  INTEGER NOT NULL\n"
+  ") STRICT, WITHOUT ROWID;\n"
+
+  "CREATE TABLE quarantine (\n"
+  "  id          INTEGER PRIMARY KEY,\n"
+  "  raw_id      INTEGER NOT NULL REFERENCES raw_messages (id),\n"
+  "  size        INTEGER NOT NULL CHECK (size >= 0),\n"
+  "  reason      TEXT NOT NULL,\n"
+  "  received_at INTEGER NOT NULL,\n"
+  "  mailbox     TEXT,\n"
+  "  origin      TEXT,\n"
+  "  status      TEXT NOT NULL DEFAULT 'held' CHECK (status IN ('held','released')),\n"
+  "  ticket_id   INTEGER REFERENCES tickets (id),\n"
+  "  created_at  INTEGER NOT NULL,\n"
+  "  updated_at  INTEGER NOT NULL\n"
+  ") STRICT;\n"
+  "CREATE INDEX quarantine_status ON quarantine (status, id);\n"
+  /* The same bytes are held at most once; once released they may be held
+   * again (a later copy that fails for a new reason). */
+  "CREATE UNIQUE INDEX quarantine_held_raw ON quarantine (raw_id) WHERE status = 'held';\n",
+};
+
+#define SCHEMA_VERSION ((int) G_N_ELEMENTS (migrations))
+
+static const char *const stmt_sql[ST_COUNT] = {
+  [ST_USER_VERSION] = "PRAGMA user_version",
+};
+
+static sqlite3_stmt *
+stmt (pd_store_t *s, stmt_id_t id, GError **err)
+{
+  return store_stmt (s, id, stmt_sql[id], err);
+}
+
+bool
+store_read_user_version (pd_store_t *s, int *version, GError **err)
+{
+  *version = 0;
+  sqlite3_stmt *st = stmt (s, ST_USER_VERSION, err);
+  if (st == NULL)
+    return false;
+  int rc = step (s, st);
+  if (rc != SQLITE_ROW)
+    {
+      store_db_error (s, err, "cannot open database %s", s->path);
+      done (s, st);
+      return false;
+    }
+  *version = sqlite3_column_int (st, 0);
+  done (s, st);
+  return true;
+}
+
+static bool
+check_version (pd_store_t *s, int version, GError **err)
+{
+  if (version <= SCHEMA_VERSION)
+    return true;
+  g_set_error (err, PD_ERROR, PD_ERROR_DB,
+               "cannot open database %s: its schema version is %d but this postdesk "
+               "knows only up to version %d; use a newer postdesk",
+               s->path, version, SCHEMA_VERSION);
+  return false;
+}
+
+/* Runs inside the migration transaction. */
+static bool
+apply_migrations (pd_store_t *s, GError **err)
+{
+  int version;
+  /* Another process may have migrated between the first read and the lock. */
+  if (!store_read_user_version (s, &version, err) || !check_version (s, version, err))
+    return false;
+  for (int v = version; v < SCHEMA_VERSION; v++)
+    {
+      if (sqlite3_exec (s->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK)
+        {
+          store_db_error (s, err, "cannot migrate database %s to schema version %d", s->path, v + 1);
+          return false;
+        }
+    }
+  /* A pragma takes no parameters; the number is this file's constant. */
+  g_autofree char *set = g_strdup_printf ("PRAGMA user_version = %d", SCHEMA_VERSION);
+  if (sqlite3_exec (s->db, set, NULL, NULL, NULL) != SQLITE_OK)
+    {
+      store_db_error (s, err, "cannot set the schema version of %s", s->path);
+      return false;
+    }
+  return true;
+}
+
+bool
+store_migrate (pd_store_t *s, GError **err)
+{
+  int version;
+  /* Reading first, without a lock, lets an up-to-date database open while
+   * another process holds a long write transaction. */
+  if (!store_read_user_version (s, &version, err) || !check_version (s, version, err))
+    return false;
+  if (version == SCHEMA_VERSION)
+    return true;
+
+  if (!pd_store_begin (s, err))
+    return false;
+  if (!apply_migrations (s, err))
+    {
+      pd_store_rollback (s);
+      return false;
+    }
+  return pd_store_commit (s, err);
+}
+
+int
+pd_store_schema_version (pd_store_t *store)
+{
+  int version;
+  if (!store_read_user_version (store, &version, NULL))
+    return -1;
+  return version;
+}
