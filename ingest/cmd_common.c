@@ -52,20 +52,18 @@ load_config (const pd_global_t *g)
   return cfg;
 }
 
-/* Prints the error and returns NULL on failure. */
+/* Prints the error and returns NULL on failure. A missing database is
+ * named with the configuration that points at it, since a mistyped
+ * 'database =' is the usual cause. */
 static pd_store_t *
-open_store (const pd_config_t *cfg)
+open_store (const pd_config_t *cfg, pd_store_mode_t mode)
 {
   GError *err = NULL;
   pd_store_t *store = NULL;
-  g_autofree char *dir = g_path_get_dirname (cfg->database);
-  if (g_mkdir_with_parents (dir, 0750) != 0)
+  if (!pd_store_open_mode (cfg->database, mode, &store, &err))
     {
-      fprintf (stderr, "postdesk: cannot create %s for the database: %s\n", dir, g_strerror (errno));
-      return NULL;
-    }
-  if (!pd_store_open (cfg->database, &store, &err))
-    {
+      if (g_error_matches (err, PD_ERROR, PD_ERROR_NOT_FOUND) && cfg->path != NULL)
+        g_prefix_error (&err, "%s: database: ", cfg->path);
       pd_cmd_fail (err);
       g_error_free (err);
       return NULL;
@@ -74,13 +72,13 @@ open_store (const pd_config_t *cfg)
 }
 
 int
-pd_cmd_open (const pd_global_t *g, pd_config_t **cfg, pd_store_t **store)
+pd_cmd_open (const pd_global_t *g, pd_store_mode_t mode, pd_config_t **cfg, pd_store_t **store)
 {
   *store = NULL;
   *cfg = load_config (g);
   if (*cfg == NULL)
     return 2;
-  *store = open_store (*cfg);
+  *store = open_store (*cfg, mode);
   if (*store == NULL)
     {
       g_clear_pointer (cfg, pd_config_free);

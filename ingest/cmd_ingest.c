@@ -67,7 +67,7 @@ pd_cmd_ingest (const pd_global_t *g, int argc, char **argv)
     }
   g_autoptr (pd_config_t) cfg = NULL;
   g_autoptr (pd_store_t) store = NULL;
-  int rc = pd_cmd_open (g, &cfg, &store);
+  int rc = pd_cmd_open (g, PD_STORE_CREATE, &cfg, &store);
   if (rc != 0)
     return rc;
   g_autoptr (pd_pipeline_t) pipeline = pd_pipeline_new (cfg, store);

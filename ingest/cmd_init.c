@@ -84,6 +84,21 @@ pd_cmd_init (const pd_global_t *g, int argc, char **argv)
       g_error_free (err);
       return rc;
     }
+  /* The database is created now, so that every command works on the new
+   * desk at once, and a command that finds no database later can say the
+   * path is wrong. */
+  pd_config_t *cfg = NULL;
+  pd_store_t *store = NULL;
+  if (!pd_config_load (conf, &cfg, &err)
+      || !pd_store_open_mode (cfg->database, PD_STORE_CREATE, &store, &err))
+    {
+      pd_config_free (cfg);
+      int rc = pd_cmd_fail (err);
+      g_error_free (err);
+      return rc;
+    }
+  pd_store_free (store);
+  pd_config_free (cfg);
   printf ("initialised %s\n"
           "next: edit %s, then\n"
           "  postdesk --config %s ingest MAIL...\n"

@@ -40,7 +40,7 @@ pd_cmd_outbox (const pd_global_t *g, int argc, char **argv)
     }
   g_autoptr (pd_config_t) cfg = NULL;
   g_autoptr (pd_store_t) store = NULL;
-  if ((rc = pd_cmd_open (g, &cfg, &store)) != 0)
+  if ((rc = pd_cmd_open (g, PD_STORE_READ, &cfg, &store)) != 0)
     return rc;
   GError *err = NULL;
   g_autoptr (GPtrArray) items = NULL;

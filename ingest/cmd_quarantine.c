@@ -29,7 +29,7 @@ parse_id (const char *text)
 /* The entry named by the one argument of show and retry, with its raw
  * bytes; 0, or the exit status after saying why not. */
 static int
-open_entry (const pd_global_t *g, const char *cmd, int argc, char **argv, pd_config_t **cfg,
+open_entry (const pd_global_t *g, const char *cmd, pd_store_mode_t mode, int argc, char **argv, pd_config_t **cfg,
             pd_store_t **store, pd_quarantine_item_t **q, GBytes **raw)
 {
   gint64 id = argc == 2 ? parse_id (argv[1]) : 0;
@@ -38,7 +38,7 @@ open_entry (const pd_global_t *g, const char *cmd, int argc, char **argv, pd_con
       fprintf (stderr, "postdesk quarantine %s: give one quarantine ID (a number from 'quarantine list')\n", cmd);
       return 2;
     }
-  int rc = pd_cmd_open (g, cfg, store);
+  int rc = pd_cmd_open (g, mode, cfg, store);
   if (rc != 0)
     return rc;
   GError *err = NULL;
@@ -74,7 +74,7 @@ quarantine_list (const pd_global_t *g, int argc, char **argv)
     }
   g_autoptr (pd_config_t) cfg = NULL;
   g_autoptr (pd_store_t) store = NULL;
-  if ((rc = pd_cmd_open (g, &cfg, &store)) != 0)
+  if ((rc = pd_cmd_open (g, PD_STORE_READ, &cfg, &store)) != 0)
     return rc;
   GError *err = NULL;
   g_autoptr (GPtrArray) items = NULL;
@@ -113,7 +113,7 @@ quarantine_show (const pd_global_t *g, int argc, char **argv)
   g_autoptr (pd_store_t) store = NULL;
   g_autoptr (pd_quarantine_item_t) q = NULL;
   g_autoptr (GBytes) raw = NULL;
-  if ((rc = open_entry (g, "show", argc, argv, &cfg, &store, &q, &raw)) != 0)
+  if ((rc = open_entry (g, "show", PD_STORE_READ, argc, argv, &cfg, &store, &q, &raw)) != 0)
     return rc;
   if (!raw_only)
     {
@@ -152,7 +152,7 @@ quarantine_retry (const pd_global_t *g, int argc, char **argv)
   g_autoptr (pd_store_t) store = NULL;
   g_autoptr (pd_quarantine_item_t) q = NULL;
   g_autoptr (GBytes) raw = NULL;
-  if ((rc = open_entry (g, "retry", argc, argv, &cfg, &store, &q, &raw)) != 0)
+  if ((rc = open_entry (g, "retry", PD_STORE_WRITE, argc, argv, &cfg, &store, &q, &raw)) != 0)
     return rc;
   gint64 id = q->id;
   GError *err = NULL;

@@ -41,7 +41,7 @@ tickets_list (const pd_global_t *g, int argc, char **argv)
     }
   g_autoptr (pd_config_t) cfg = NULL;
   g_autoptr (pd_store_t) store = NULL;
-  if ((rc = pd_cmd_open (g, &cfg, &store)) != 0)
+  if ((rc = pd_cmd_open (g, PD_STORE_READ, &cfg, &store)) != 0)
     return rc;
   GError *err = NULL;
   g_autoptr (GPtrArray) tickets = NULL;
@@ -78,7 +78,7 @@ tickets_show (const pd_global_t *g, int argc, char **argv)
     }
   g_autoptr (pd_config_t) cfg = NULL;
   g_autoptr (pd_store_t) store = NULL;
-  if ((rc = pd_cmd_open (g, &cfg, &store)) != 0)
+  if ((rc = pd_cmd_open (g, PD_STORE_READ, &cfg, &store)) != 0)
     return rc;
   gint64 id = pd_cmd_ticket_id (argv[1], cfg->ticket_prefix);
   if (id <= 0)

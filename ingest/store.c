@@ -19,6 +19,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The savepoint name is fixed: batches isolate one message at a time and
  * never nest. */
@@ -258,15 +259,15 @@ store_exists (pd_store_t *s, sqlite3_stmt *st, gint64 p1, const char *p2, bool *
   return true;
 }
 
-/* Runs a pragma and hands back its first column as text, when it has one.
- * (transfer full) */
-static bool
-pragma (pd_store_t *s, const char *sql, char **result, GError **err)
+/* Runs a pragma and hands back its first column as text, when it has one
+ * (transfer full). Returns SQLite's result code; SQLITE_OK on success. */
+static int
+pragma_rc (pd_store_t *s, const char *sql_text, char **result)
 {
   sqlite3_stmt *st = NULL;
   if (result != NULL)
     *result = NULL;
-  int rc = sqlite3_prepare_v2 (s->db, sql, -1, &st, NULL);
+  int rc = sqlite3_prepare_v2 (s->db, sql_text, -1, &st, NULL);
   if (rc == SQLITE_OK)
     {
       rc = sqlite3_step (st);
@@ -277,66 +278,63 @@ pragma (pd_store_t *s, const char *sql, char **result, GError **err)
           rc = SQLITE_DONE;
         }
     }
-  if (rc != SQLITE_DONE)
-    {
-      store_db_error (s, err, "cannot open database %s", s->path);
-      sqlite3_finalize (st);
-      return false;
-    }
   sqlite3_finalize (st);
-  return true;
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-bool
-pd_store_open (const char *path, pd_store_t **out, GError **err)
+static bool
+pragma (pd_store_t *s, const char *sql_text, char **result, GError **err)
 {
-  *out = NULL;
-  pd_store_t *s = g_new0 (pd_store_t, 1);
-  g_mutex_init (&s->ckpt_lock);
-  g_cond_init (&s->ckpt_cond);
-  s->path = g_strdup (path);
+  int rc = pragma_rc (s, sql_text, result);
+  if (rc == SQLITE_OK)
+    return true;
+  g_set_error (err, PD_ERROR, PD_ERROR_DB, "cannot open database %s: %s", s->path,
+               sqlite3_errstr (rc));
+  return false;
+}
 
-  /* NOMUTEX: a connection is only ever used by one thread at a time (the
-   * ingest writer hands it back by being joined), so SQLite's per-call
-   * mutex in its default serialized mode is pure overhead. */
-  int rc = sqlite3_open_v2 (path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-  if (rc != SQLITE_OK)
+#define BUSY_TIMEOUT_MS 5000
+
+/* Switching to WAL takes an exclusive lock for a moment, and SQLite does
+ * not call the busy handler for it: two processes opening a new database
+ * at once would see "database is locked". So wait here, as long as the
+ * busy timeout would have. */
+static bool
+enable_wal (pd_store_t *s, char **mode, GError **err)
+{
+  gint64 deadline = g_get_monotonic_time () + BUSY_TIMEOUT_MS * 1000;
+  for (;;)
     {
-      /* On most failures SQLite still returns a handle holding the message. */
-      if (s->db != NULL)
-        store_db_error (s, err, "cannot open database %s", path);
-      else
-        g_set_error (err, PD_ERROR, PD_ERROR_DB, "cannot open database %s: %s",
-                     path, sqlite3_errstr (rc));
-      pd_store_free (s);
-      return false;
+      int rc = pragma_rc (s, "PRAGMA journal_mode = WAL", mode);
+      if (rc == SQLITE_OK)
+        return true;
+      if (((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+          || g_get_monotonic_time () > deadline)
+        {
+          g_set_error (err, PD_ERROR, PD_ERROR_DB, "cannot open database %s: %s", s->path,
+                       sqlite3_errstr (rc));
+          return false;
+        }
+      g_usleep (10 * 1000);
     }
-  sqlite3_extended_result_codes (s->db, 1);
-  sqlite3_busy_timeout (s->db, 5000);
+}
 
-  /* READWRITE silently falls back to read-only on a file we may not write;
-   * say so now rather than at the first insert. */
-  if (sqlite3_db_readonly (s->db, "main") == 1)
-    {
-      g_set_error (err, PD_ERROR, PD_ERROR_DB,
-                   "cannot open database %s: the file is read-only", path);
-      pd_store_free (s);
-      return false;
-    }
-
+/* The settings of a connection that writes. */
+static bool
+configure_writer (pd_store_t *s, GError **err)
+{
   g_autofree char *mode = NULL;
   /* WAL lets the command line read while ingest writes. synchronous=FULL
    * because ingest moves or flags IMAP mail right after a commit: that
    * commit must survive a power loss, which WAL with NORMAL does not
-   * promise. foreign_keys is off by default and per connection. */
+   * promise. */
   /* 8 KiB pages for a new database (an existing one keeps its own): raw
    * mail is most of what is written, and each page is one write to the WAL
    * and one more at checkpoint, so bigger pages mean half the system calls
    * (measured: ingest 12% faster than with 4 KiB). Must come before WAL. */
   if (!pragma (s, "PRAGMA page_size = 8192", NULL, err)
-      || !pragma (s, "PRAGMA journal_mode = WAL", &mode, err)
+      || !enable_wal (s, &mode, err)
       || !pragma (s, "PRAGMA synchronous = FULL", NULL, err)
-      || !pragma (s, "PRAGMA foreign_keys = ON", NULL, err)
       /* Each message of a batch runs in a savepoint. SQLite journals the
        * pages a savepoint touches in a sub-journal, and truncates it on
        * RELEASE only when it is in memory: on disk it grows through the
@@ -353,29 +351,128 @@ pd_store_open (const char *path, pd_store_t **out, GError **err)
       /* A big batch grows the WAL file; this trims it back after a
        * checkpoint instead of keeping its largest size forever. */
       || !pragma (s, "PRAGMA journal_size_limit = 67108864", NULL, err))
-    {
-      pd_store_free (s);
-      return false;
-    }
-  g_autofree char *page_size = NULL;
-  if (!pragma (s, "PRAGMA page_size", &page_size, err))
-    {
-      pd_store_free (s);
-      return false;
-    }
-  s->page_size = page_size != NULL ? atoi (page_size) : 4096;
-  if (s->page_size <= 0)
-    s->page_size = 4096;
+    return false;
   if (mode == NULL
       || (g_ascii_strcasecmp (mode, "wal") != 0 && g_ascii_strcasecmp (mode, "memory") != 0))
     {
       g_set_error (err, PD_ERROR, PD_ERROR_DB,
                    "cannot open database %s: write-ahead logging is unavailable (journal mode %s)",
-                   path, mode != NULL ? mode : "unknown");
-      pd_store_free (s);
+                   s->path, mode != NULL ? mode : "unknown");
       return false;
     }
+  g_autofree char *page_size = NULL;
+  if (!pragma (s, "PRAGMA page_size", &page_size, err))
+    return false;
+  s->page_size = page_size != NULL ? atoi (page_size) : 4096;
+  if (s->page_size <= 0)
+    s->page_size = 4096;
+  return true;
+}
 
+/* A folder we cannot write to, because of its permissions or a read-only
+ * mount: a WAL database there cannot get its shared-memory file. */
+static bool
+folder_is_read_only (const char *path)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  return access (dir, W_OK) != 0;
+}
+
+/* Opens the connection itself. A read-only connection is opened through a
+ * URI, so that on a read-only mount it can fall back to immutable=1. */
+static int
+connect_db (pd_store_t *s, pd_store_mode_t mode, bool immutable)
+{
+  /* NOMUTEX: a connection is only ever used by one thread at a time (the
+   * ingest writer hands it back by being joined), so SQLite's per-call
+   * mutex in its default serialized mode is pure overhead. */
+  int flags = SQLITE_OPEN_NOMUTEX;
+  if (mode == PD_STORE_READ)
+    {
+      g_autofree char *escaped = g_uri_escape_string (s->path, "/", FALSE);
+      g_autofree char *uri = g_strdup_printf ("file:%s?mode=ro%s", escaped,
+                                              immutable ? "&immutable=1" : "");
+      return sqlite3_open_v2 (uri, &s->db, flags | SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    }
+  flags |= SQLITE_OPEN_READWRITE | (mode == PD_STORE_CREATE ? SQLITE_OPEN_CREATE : 0);
+  return sqlite3_open_v2 (s->path, &s->db, flags, NULL);
+}
+
+static bool
+open_connection (pd_store_t *s, pd_store_mode_t mode, store_identity_t *identity, GError **err)
+{
+  bool immutable = false;
+  for (;;)
+    {
+      int rc = connect_db (s, mode, immutable);
+      if (rc != SQLITE_OK)
+        {
+          /* On most failures SQLite still returns a handle holding the message. */
+          if (s->db != NULL)
+            store_db_error (s, err, "cannot open database %s", s->path);
+          else
+            g_set_error (err, PD_ERROR, PD_ERROR_DB, "cannot open database %s: %s",
+                         s->path, sqlite3_errstr (rc));
+          return false;
+        }
+      sqlite3_extended_result_codes (s->db, 1);
+      sqlite3_busy_timeout (s->db, BUSY_TIMEOUT_MS);
+      GError *local = NULL;
+      if (store_identify (s, identity, &local))
+        return true;
+      /* A WAL database on a read-only mount cannot be read normally: it
+       * needs its shared-memory file. Nothing can write there either, so
+       * reading the file as immutable is safe. */
+      int code = sqlite3_extended_errcode (s->db) & 0xff;
+      if (mode == PD_STORE_READ && !immutable && (code == SQLITE_CANTOPEN || code == SQLITE_READONLY)
+          && folder_is_read_only (s->path))
+        {
+          g_error_free (local);
+          sqlite3_close_v2 (s->db);
+          s->db = NULL;
+          immutable = true;
+          continue;
+        }
+      if (mode != PD_STORE_READ && (code == SQLITE_CANTOPEN || code == SQLITE_READONLY)
+          && folder_is_read_only (s->path))
+        {
+          g_error_free (local);
+          g_set_error (err, PD_ERROR, PD_ERROR_READ_ONLY,
+                       "cannot open database %s for writing: its folder is read-only", s->path);
+          return false;
+        }
+      g_propagate_error (err, local);
+      return false;
+    }
+}
+
+static bool
+open_mode (const char *path, pd_store_mode_t mode, pd_store_t **out, GError **err)
+{
+  *out = NULL;
+  if (mode != PD_STORE_CREATE && !g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (err, PD_ERROR, PD_ERROR_NOT_FOUND,
+                   "there is no database %s: 'postdesk init' or 'postdesk ingest' creates it", path);
+      return false;
+    }
+  if (mode == PD_STORE_CREATE && !g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      /* A mistyped path must not quietly become a new, empty desk. */
+      g_autofree char *dir = g_path_get_dirname (path);
+      if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
+        {
+          g_set_error (err, PD_ERROR, PD_ERROR_NOT_FOUND,
+                       "cannot create database %s: the folder %s does not exist", path, dir);
+          return false;
+        }
+    }
+
+  pd_store_t *s = g_new0 (pd_store_t, 1);
+  g_mutex_init (&s->ckpt_lock);
+  g_cond_init (&s->ckpt_cond);
+  s->path = g_strdup (path);
+  s->page_size = 4096;
   s->builder = json_builder_new_immutable ();
   s->generator = json_generator_new ();
   s->parser = json_parser_new_immutable ();
@@ -383,13 +480,58 @@ pd_store_open (const char *path, pd_store_t **out, GError **err)
     s->json[i] = g_string_sized_new (256);
   s->lower = g_string_sized_new (64);
 
-  if (!store_migrate (s, err))
+  store_identity_t identity;
+  bool ok = open_connection (s, mode, &identity, err);
+  /* READWRITE silently falls back to read-only on a file we may not write;
+   * say so now rather than at the first insert. */
+  if (ok && mode != PD_STORE_READ && sqlite3_db_readonly (s->db, "main") == 1)
+    {
+      g_set_error (err, PD_ERROR, PD_ERROR_READ_ONLY,
+                   "cannot open database %s: the file is read-only", path);
+      ok = false;
+    }
+  ok = ok && (mode == PD_STORE_READ || configure_writer (s, err))
+       /* foreign_keys is off by default and per connection. */
+       && pragma (s, "PRAGMA foreign_keys = ON", NULL, err)
+       && store_migrate (s, identity, mode == PD_STORE_READ, err);
+  if (!ok)
     {
       pd_store_free (s);
       return false;
     }
   *out = s;
   return true;
+}
+
+bool
+pd_store_open_mode (const char *path, pd_store_mode_t mode, pd_store_t **out, GError **err)
+{
+  GError *local = NULL;
+  if (open_mode (path, mode, out, &local))
+    return true;
+  /* A reader of a database that needs a schema upgrade does the upgrade
+   * when it may write, and says so when it may not. */
+  if (mode == PD_STORE_READ && g_error_matches (local, PD_ERROR, PD_ERROR_READ_ONLY)
+      && access (path, W_OK) == 0 && !folder_is_read_only (path))
+    {
+      GError *upgrade = NULL;
+      pd_store_t *writer = NULL;
+      if (open_mode (path, PD_STORE_WRITE, &writer, &upgrade))
+        {
+          pd_store_free (writer);
+          g_clear_error (&local);
+          return open_mode (path, mode, out, err);
+        }
+      g_error_free (upgrade);
+    }
+  g_propagate_error (err, local);
+  return false;
+}
+
+bool
+pd_store_open (const char *path, pd_store_t **out, GError **err)
+{
+  return pd_store_open_mode (path, PD_STORE_CREATE, out, err);
 }
 
 void

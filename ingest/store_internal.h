@@ -113,8 +113,23 @@ sqlite3_stmt *store_row_by_id (pd_store_t *s, sqlite3_stmt *st, gint64 key, cons
 bool store_exists (pd_store_t *s, sqlite3_stmt *st, gint64 p1, const char *p2, bool *out,
                    GError **err, const char *what);
 
-/* store_schema.c: migrates to the newest schema; reads PRAGMA user_version. */
-bool store_migrate (pd_store_t *s, GError **err);
+/* What a database file is, read before anything is written to it. */
+typedef enum {
+  STORE_EMPTY,              /* no schema at all: a new file */
+  STORE_POSTDESK,           /* carries postdesk's application id */
+  STORE_POSTDESK_UNMARKED,  /* postdesk's tables, from before the mark existed */
+  STORE_OTHER,              /* anything else: never touched */
+} store_identity_t;
+
+/* PRAGMA application_id of every postdesk database: "pdsk". */
+#define PD_STORE_APPLICATION_ID 0x7064736b
+
+/* store_schema.c. store_identify fails (naming the file and a table in it)
+ * for STORE_OTHER. store_migrate brings the schema to the newest version
+ * and sets the mark; with read_only it only checks, and fails with
+ * PD_ERROR_READ_ONLY when the database would need a write. */
+bool store_identify (pd_store_t *s, store_identity_t *identity, GError **err);
+bool store_migrate (pd_store_t *s, store_identity_t identity, bool read_only, GError **err);
 bool store_read_user_version (pd_store_t *s, int *version, GError **err);
 
 /* ---- binding and stepping ---------------------------------------------- */

@@ -258,20 +258,100 @@ apply_migrations (pd_store_t *s, GError **err)
   return true;
 }
 
+/* Sets the mark that says "this file is postdesk's" on a database that
+ * lacks it: a new one, or one made before the mark existed. */
+static bool
+mark_as_postdesk (pd_store_t *s, GError **err)
+{
+  /* A pragma takes no parameters; the number is this file's constant. */
+  g_autofree char *set = g_strdup_printf ("PRAGMA application_id = %d", PD_STORE_APPLICATION_ID);
+  if (sqlite3_exec (s->db, set, NULL, NULL, NULL) != SQLITE_OK)
+    {
+      store_db_error (s, err, "cannot mark %s as a postdesk database", s->path);
+      return false;
+    }
+  return true;
+}
+
 bool
-store_migrate (pd_store_t *s, GError **err)
+store_identify (pd_store_t *s, store_identity_t *identity, GError **err)
+{
+  *identity = STORE_OTHER;
+  /* One read of the header and the schema table, before anything is
+   * written: another program's database must leave here untouched. */
+  static const char sql_text[] =
+    "SELECT (SELECT application_id FROM pragma_application_id),"
+    " (SELECT count(*) FROM sqlite_schema),"
+    " (SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
+    "   AND name IN ('tickets', 'messages', 'raw_messages', 'quarantine', 'events')),"
+    " (SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name LIMIT 1)";
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2 (s->db, sql_text, -1, &st, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step (st);
+  if (rc != SQLITE_ROW)
+    {
+      store_db_error (s, err, "cannot open database %s", s->path);
+      sqlite3_finalize (st);
+      return false;
+    }
+  gint64 app_id = sqlite3_column_int64 (st, 0);
+  gint64 objects = sqlite3_column_int64 (st, 1);
+  gint64 ours = sqlite3_column_int64 (st, 2);
+  g_autofree char *some_table = col_strdup (st, 3);
+  sqlite3_finalize (st);
+
+  if (app_id == PD_STORE_APPLICATION_ID)
+    *identity = STORE_POSTDESK;
+  else if (app_id == 0 && objects == 0)
+    *identity = STORE_EMPTY;
+  /* Databases written before the mark existed have every table of the
+   * first schema; anything less is somebody else's file. */
+  else if (app_id == 0 && ours == 5)
+    *identity = STORE_POSTDESK_UNMARKED;
+  else
+    {
+      g_autofree char *shown = some_table != NULL ? g_strescape (some_table, NULL) : NULL;
+      g_set_error (err, PD_ERROR, PD_ERROR_DB,
+                   "%s is not a postdesk database (application id %" G_GINT64_FORMAT
+                   "%s%s%s): postdesk will not add its tables to another program's file;"
+                   " point 'database' in the configuration at a new file",
+                   s->path, app_id, shown != NULL ? ", it holds a table named '" : "",
+                   shown != NULL ? shown : "", shown != NULL ? "'" : "");
+      return false;
+    }
+  return true;
+}
+
+bool
+store_migrate (pd_store_t *s, store_identity_t identity, bool read_only, GError **err)
 {
   int version;
   /* Reading first, without a lock, lets an up-to-date database open while
    * another process holds a long write transaction. */
   if (!store_read_user_version (s, &version, err) || !check_version (s, version, err))
     return false;
-  if (version == SCHEMA_VERSION)
+  if (version == SCHEMA_VERSION && identity == STORE_POSTDESK)
     return true;
+  if (read_only)
+    {
+      /* An unmarked database of the current schema reads fine as it is;
+       * the mark is set by the next command that writes. */
+      if (identity == STORE_POSTDESK_UNMARKED && version == SCHEMA_VERSION)
+        return true;
+      if (identity == STORE_EMPTY)
+        g_set_error (err, PD_ERROR, PD_ERROR_READ_ONLY,
+                     "database %s is empty: 'postdesk init' or 'postdesk ingest' creates it", s->path);
+      else
+        g_set_error (err, PD_ERROR, PD_ERROR_READ_ONLY,
+                     "database %s is at schema version %d and needs an upgrade to version %d,"
+                     " which needs write access", s->path, version, SCHEMA_VERSION);
+      return false;
+    }
 
   if (!pd_store_begin (s, err))
     return false;
-  if (!apply_migrations (s, err))
+  if (!apply_migrations (s, err) || !mark_as_postdesk (s, err))
     {
       pd_store_rollback (s);
       return false;

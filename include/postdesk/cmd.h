@@ -27,10 +27,11 @@ int pd_cmd_quarantine (const pd_global_t *g, int argc, char **argv);
 bool pd_cmd_parse_options (const char *name, const char *params, const char *summary,
                            const GOptionEntry *entries, int *argc, char ***argv, int *status);
 
-/* Finds and loads the configuration, then opens (creating and migrating)
- * its database: returns 0 with *cfg and *store set (transfer full), or the
- * exit status after printing why (2 configuration, 1 database). */
-int pd_cmd_open (const pd_global_t *g, pd_config_t **cfg, pd_store_t **store);
+/* Finds and loads the configuration, then opens its database in 'mode'
+ * (only commands that store mail create one): returns 0 with *cfg and
+ * *store set (transfer full), or the exit status after printing why (2
+ * configuration, 1 database). */
+int pd_cmd_open (const pd_global_t *g, pd_store_mode_t mode, pd_config_t **cfg, pd_store_t **store);
 
 /* Prints "postdesk: <message>" to stderr and returns the exit status for it. */
 int pd_cmd_fail (const GError *err);

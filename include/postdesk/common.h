@@ -27,6 +27,7 @@ typedef enum {
   PD_ERROR_PARSE,     /* input that is not what it claims to be */
   PD_ERROR_TOO_BIG,   /* input over a configured or built-in limit */
   PD_ERROR_NOT_FOUND, /* no such ticket, message or quarantine entry */
+  PD_ERROR_READ_ONLY, /* the work needs write access that was not asked for or given */
 } pd_error_code_t;
 
 /* Exit status for an error: 2 for usage and configuration, 1 otherwise. */

@@ -16,8 +16,25 @@
 
 typedef struct pd_store pd_store_t;
 
-/* Opens (creating if needed) and migrates the database at 'path'.
- * On failure *out is NULL and 'err' says why, naming the file. */
+/* How a command opens the database. Only the commands that store mail
+ * (init, ingest, the daemon) create one; every other command opening a
+ * missing file is a mistyped path, and says so instead of showing an empty
+ * desk. */
+typedef enum {
+  PD_STORE_READ,    /* an existing database, read-only: works on a read-only
+                       file or mount, for a support lead or a backup */
+  PD_STORE_WRITE,   /* an existing database, read-write */
+  PD_STORE_CREATE,  /* read-write, created when missing; its folder must exist */
+} pd_store_mode_t;
+
+/* Opens and migrates the database at 'path'. A file that is not a postdesk
+ * database (another program's SQLite file) is refused untouched. A reader
+ * of a database that needs a schema upgrade upgrades it first when it can
+ * write. On failure *out is NULL and 'err' says why, naming the file:
+ * PD_ERROR_NOT_FOUND for a missing file or folder, PD_ERROR_READ_ONLY when
+ * writing was needed and is not possible, PD_ERROR_DB otherwise. */
+bool pd_store_open_mode (const char *path, pd_store_mode_t mode, pd_store_t **out, GError **err);
+/* The same with PD_STORE_CREATE. */
 bool pd_store_open (const char *path, pd_store_t **out, GError **err);
 void pd_store_free (pd_store_t *store);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (pd_store_t, pd_store_free)

@@ -25,10 +25,11 @@ like "$(cat "$T/err")" "no configuration file" "and says so"
 like "$(cat "$T/err")" "nope.conf" "and names the file"
 
 new_desk
+before=$(sha256sum "$DESK/var/postdesk.db")
 printf '[postdesk]\nsupport_address = support@example.com\nticket_prefx = SUP\n' > "$CONF"
-pd tickets list 2>"$T/err"; is "$?" 2 "a config with an unknown key exits 2"
+pd ingest "$POSTDESK_SRC/examples/mail" >/dev/null 2>"$T/err"; is "$?" 2 "a config with an unknown key exits 2"
 like "$(cat "$T/err")" "postdesk.conf:3: \[postdesk\] ticket_prefx: unknown key" "naming file, line and key"
-test ! -e "$DESK/var/postdesk.db"; ok $? "and nothing was written"
+is "$(sha256sum "$DESK/var/postdesk.db")" "$before" "and nothing was written"
 
 new_desk desk2
 POSTDESK_CONFIG="$CONF" "$POSTDESK" tickets list >/dev/null; ok $? "\$POSTDESK_CONFIG is used when --config is absent"

@@ -234,17 +234,134 @@ test_open_refuses_future_schema (void)
 }
 
 static void
-test_open_unwritable_path_names_file (void)
+test_open_missing_folder_is_not_created (void)
 {
-  g_autofree char *path = g_build_filename (pd_test_tmpdir (), "no-such-dir", "x.db", NULL);
+  g_autofree char *dir = g_build_filename (pd_test_tmpdir (), "no-such-dir", NULL);
+  g_autofree char *path = g_build_filename (dir, "x.db", NULL);
   pd_store_t *store = (pd_store_t *) 0x1;
   GError *err = NULL;
   g_assert_false (pd_store_open (path, &store, &err));
   g_assert_null (store);
-  g_assert_error (err, PD_ERROR, PD_ERROR_DB);
-  g_autofree char *expected = g_strdup_printf ("cannot open database %s: unable to open database file", path);
+  g_assert_error (err, PD_ERROR, PD_ERROR_NOT_FOUND);
+  g_autofree char *expected = g_strdup_printf ("cannot create database %s: the folder %s does not exist",
+                                               path, dir);
   g_assert_cmpstr (err->message, ==, expected);
   g_clear_error (&err);
+  g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
+}
+
+/* Only the commands that store mail create a database: a reader or a
+ * writer that finds none says so, and leaves no file behind. */
+static void
+test_open_existing_modes_refuse_missing_file (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  for (int mode = PD_STORE_READ; mode <= PD_STORE_WRITE; mode++)
+    {
+      pd_store_t *store = (pd_store_t *) 0x1;
+      GError *err = NULL;
+      g_assert_false (pd_store_open_mode (path, mode, &store, &err));
+      g_assert_null (store);
+      g_assert_error (err, PD_ERROR, PD_ERROR_NOT_FOUND);
+      g_assert_nonnull (strstr (err->message, path));
+      g_clear_error (&err);
+      g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+    }
+}
+
+static void
+test_open_marks_database_as_postdesk (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  {
+    g_autoptr (pd_store_t) store = open_store (path);
+  }
+  sqlite3 *db = raw_db (path);
+  g_assert_cmpint (query_int (db, "PRAGMA application_id"), ==, 0x7064736b);
+  sqlite3_close (db);
+}
+
+/* Another program's SQLite file must come out exactly as it went in. */
+static void
+test_open_refuses_other_programs_database (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  sqlite3 *db = NULL;
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "CREATE TABLE recipes (name TEXT); INSERT INTO recipes VALUES ('bread')",
+                                 NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  for (int mode = PD_STORE_READ; mode <= PD_STORE_CREATE; mode++)
+    {
+      pd_store_t *store = (pd_store_t *) 0x1;
+      GError *err = NULL;
+      g_assert_false (pd_store_open_mode (path, mode, &store, &err));
+      g_assert_null (store);
+      g_assert_error (err, PD_ERROR, PD_ERROR_DB);
+      g_assert_nonnull (strstr (err->message, "is not a postdesk database"));
+      g_assert_nonnull (strstr (err->message, "'recipes'"));
+      g_clear_error (&err);
+    }
+  db = raw_db (path);
+  g_assert_cmpint (query_int (db, "SELECT count(*) FROM sqlite_schema"), ==, 1);
+  g_assert_cmpint (query_int (db, "PRAGMA application_id"), ==, 0);
+  g_assert_cmpint (query_int (db, "PRAGMA user_version"), ==, 0);
+  sqlite3_close (db);
+}
+
+/* Databases made before postdesk marked its files are still its own. */
+static void
+test_open_adopts_unmarked_postdesk_database (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  {
+    g_autoptr (pd_store_t) store = open_store (path);
+  }
+  sqlite3 *db = raw_db (path);
+  g_assert_cmpint (sqlite3_exec (db, "PRAGMA application_id = 0", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+  {
+    GError *err = NULL;
+    pd_store_t *store = NULL;
+    g_assert_true (pd_store_open_mode (path, PD_STORE_READ, &store, &err));
+    g_assert_no_error (err);
+    pd_store_free (store);
+  }
+  {
+    g_autoptr (pd_store_t) store = open_store (path);
+  }
+  db = raw_db (path);
+  g_assert_cmpint (query_int (db, "PRAGMA application_id"), ==, 0x7064736b);
+  sqlite3_close (db);
+}
+
+/* A read-only handle reads, and cannot write by accident. */
+static void
+test_open_read_only_reads_and_refuses_writes (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  {
+    g_autoptr (pd_store_t) store = open_store (path);
+    pd_ticket_new_t t = { .subject = "Hello", .requester_address = "a@example.org", .severity = 2,
+                          .created_at = 1000 };
+    gint64 id;
+    g_assert_true (pd_store_ticket_create (store, &t, &id, NULL));
+  }
+  GError *err = NULL;
+  pd_store_t *store = NULL;
+  g_assert_true (pd_store_open_mode (path, PD_STORE_READ, &store, &err));
+  g_assert_no_error (err);
+  g_autoptr (pd_ticket_t) got = NULL;
+  g_assert_true (pd_store_ticket_get (store, 1, &got, &err));
+  g_assert_cmpstr (got->subject, ==, "Hello");
+  pd_ticket_new_t t = { .subject = "Other", .requester_address = "b@example.org", .severity = 2,
+                        .created_at = 1000 };
+  gint64 id;
+  g_assert_false (pd_store_ticket_create (store, &t, &id, &err));
+  g_assert_error (err, PD_ERROR, PD_ERROR_DB);
+  g_clear_error (&err);
+  pd_store_free (store);
 }
 
 static void
@@ -1205,7 +1322,16 @@ main (int argc, char **argv)
   g_test_add_func ("/store/open/enforces-foreign-keys", test_open_enforces_foreign_keys);
   g_test_add_func ("/store/open/reopen-is-noop-and-keeps-data", test_reopen_is_noop_and_keeps_data);
   g_test_add_func ("/store/open/refuses-future-schema", test_open_refuses_future_schema);
-  g_test_add_func ("/store/open/unwritable-path-names-file", test_open_unwritable_path_names_file);
+  g_test_add_func ("/store/open/missing-folder-is-not-created", test_open_missing_folder_is_not_created);
+  g_test_add_func ("/store/open/existing-modes-refuse-missing-file",
+                   test_open_existing_modes_refuse_missing_file);
+  g_test_add_func ("/store/open/marks-database-as-postdesk", test_open_marks_database_as_postdesk);
+  g_test_add_func ("/store/open/refuses-other-programs-database",
+                   test_open_refuses_other_programs_database);
+  g_test_add_func ("/store/open/adopts-unmarked-postdesk-database",
+                   test_open_adopts_unmarked_postdesk_database);
+  g_test_add_func ("/store/open/read-only-reads-and-refuses-writes",
+                   test_open_read_only_reads_and_refuses_writes);
   g_test_add_func ("/store/open/not-a-database", test_open_not_a_database);
   g_test_add_func ("/store/ticket/create-get-round-trip", test_ticket_create_get_round_trip);
   g_test_add_func ("/store/ticket/get-missing-is-not-found", test_ticket_get_missing_is_not_found);
