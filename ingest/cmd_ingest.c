@@ -82,7 +82,8 @@ pd_cmd_ingest (const pd_global_t *g, int argc, char **argv)
       rc = 1;
       /* A database error stops everything; a path that cannot be read only
        * itself. */
-      bool fatal = err->domain == PD_ERROR && err->code == PD_ERROR_DB;
+      bool fatal = err->domain == PD_ERROR
+                   && (err->code == PD_ERROR_DB || err->code == PD_ERROR_REJECTED);
       g_clear_error (&err);
       if (fatal)
         break;
@@ -95,12 +96,18 @@ pd_cmd_ingest (const pd_global_t *g, int argc, char **argv)
     }
   if (skipped > 0)
     rc = 1;
+  /* Only what was committed counts as ingested: after an error the
+   * summary never claims mail that is not in the database. */
   const pd_pipeline_stats_t *s = pd_pipeline_stats (pipeline);
+  guint stored = s->new_tickets + s->threaded + s->duplicates + s->quarantined;
   printf ("ingested %u message%s: %u new ticket%s, %u threaded, %u duplicate%s, %u quarantined",
-          ctx.messages, ctx.messages == 1 ? "" : "s", s->new_tickets, s->new_tickets == 1 ? "" : "s",
+          stored, stored == 1 ? "" : "s", s->new_tickets, s->new_tickets == 1 ? "" : "s",
           s->threaded, s->duplicates, s->duplicates == 1 ? "" : "s", s->quarantined);
   if (skipped > 0)
     printf (", %u unreadable", skipped);
+  if (ctx.messages > stored)
+    printf ("; %u not stored (%u rolled back after the error): running the same ingest again stores them",
+            ctx.messages - stored, s->rolled_back);
   printf ("\n");
   return rc;
 }

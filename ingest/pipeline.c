@@ -16,7 +16,7 @@ typedef struct {
   char *sha256;           /* owned: hex digest of raw */
   pd_message_t *msg;      /* owned; NULL when the message goes to quarantine */
   char *reason;           /* owned: why it goes to quarantine, else NULL */
-  char *fingerprint;      /* owned when msg != NULL */
+  char *content_hash;     /* owned when msg != NULL: pd_mime_content_hash of raw */
   pd_arrival_t arrival;   /* strings below are what it points to */
   char *mailbox;          /* owned */
   char *origin;           /* owned */
@@ -27,7 +27,8 @@ struct pd_pipeline {
   pd_store_t *store;        /* borrowed; the writer's while it runs */
   guint batch_count;
   gint64 batch_started;     /* monotonic µs */
-  pd_pipeline_stats_t stats;
+  pd_pipeline_stats_t stats;     /* committed */
+  pd_pipeline_stats_t pending;   /* stored in the open batch, not yet committed */
 
   /* The writer thread and its queue; all below guarded by 'lock'. */
   GThread *writer;          /* owned; NULL when not running */
@@ -51,7 +52,7 @@ prepared_free (prepared_t *m)
   g_free (m->sha256);
   pd_message_free (m->msg);
   g_free (m->reason);
-  g_free (m->fingerprint);
+  g_free (m->content_hash);
   g_free (m->mailbox);
   g_free (m->origin);
   g_free (m);
@@ -71,6 +72,7 @@ pd_pipeline_new (const pd_config_t *cfg, pd_store_t *store)
 }
 
 static void stop_writer (pd_pipeline_t *p, bool abandon);
+static void batch_lost (pd_pipeline_t *p);
 
 void
 pd_pipeline_free (pd_pipeline_t *p)
@@ -79,6 +81,7 @@ pd_pipeline_free (pd_pipeline_t *p)
     return;
   stop_writer (p, true);
   pd_store_rollback (p->store);
+  batch_lost (p);
   g_clear_error (&p->writer_error);
   g_mutex_clear (&p->lock);
   g_cond_clear (&p->cond);
@@ -91,13 +94,43 @@ pd_pipeline_stats (pd_pipeline_t *p)
   return &p->stats;
 }
 
+static guint
+stats_total (const pd_pipeline_stats_t *s)
+{
+  return s->new_tickets + s->threaded + s->duplicates + s->quarantined;
+}
+
+/* What the open batch held is lost: counted as rolled back, never as
+ * stored. */
+static void
+batch_lost (pd_pipeline_t *p)
+{
+  p->stats.rolled_back += stats_total (&p->pending);
+  p->pending = (pd_pipeline_stats_t) { 0 };
+}
+
+/* Only a commit makes the batch's messages count as stored. */
 bool
 pd_pipeline_flush (pd_pipeline_t *p, GError **err)
 {
   if (!pd_store_in_transaction (p->store))
-    return true;
+    {
+      batch_lost (p);
+      return true;
+    }
   p->batch_count = 0;
-  return pd_store_commit (p->store, err);
+  if (!pd_store_commit (p->store, err))
+    {
+      pd_store_rollback (p->store);
+      batch_lost (p);
+      return false;
+    }
+  p->stats.new_tickets += p->pending.new_tickets;
+  p->stats.threaded += p->pending.threaded;
+  p->stats.duplicates += p->pending.duplicates;
+  p->stats.quarantined += p->pending.quarantined;
+  p->pending = (pd_pipeline_stats_t) { 0 };
+  return true;
 }
 
 /* What a message is, for the ticket's history and later for who gets an
@@ -113,21 +146,6 @@ kind_of (const pd_config_t *cfg, const pd_message_t *msg)
   if (pd_config_is_staff (cfg, msg->from->address))
     return "staff";
   return "customer";
-}
-
-/* Tells two different messages that share a Message-ID apart (some mailers
- * reuse ids): the same mail arriving twice, through two mailboxes or a
- * second import, has the same sender, subject and text. */
-static char *
-fingerprint_of (const pd_message_t *msg)
-{
-  g_autoptr (GString) text = g_string_sized_new (strlen (msg->body_text) + 256);
-  g_string_append (text, msg->from->address);
-  g_string_append_c (text, '\n');
-  g_string_append (text, msg->subject);
-  g_string_append_c (text, '\n');
-  g_string_append (text, msg->body_text);
-  return pd_sha256_hex (text->str, text->len);
 }
 
 static char *
@@ -247,7 +265,7 @@ prepare (const pd_config_t *cfg, const char *raw, gsize len, const pd_arrival_t 
       g_clear_pointer (&m->msg, pd_message_free);
     }
   else
-    m->fingerprint = fingerprint_of (m->msg);
+    m->content_hash = pd_mime_content_hash (raw, len);
   return m;
 }
 
@@ -297,7 +315,7 @@ store_message (pd_pipeline_t *p, const prepared_t *m, pd_outcome_t *outcome, gin
         return false;
       *outcome = PD_OUTCOME_THREADED;
     }
-  if (!pd_store_message_add (p->store, ticket, msg, kind, m->fingerprint, raw_id, arrival, &row, err))
+  if (!pd_store_message_add (p->store, ticket, msg, kind, m->content_hash, raw_id, arrival, &row, err))
     return false;
   if (!add_participants (p, ticket, msg, kind, *outcome == PD_OUTCOME_NEW_TICKET, err))
     return false;
@@ -305,43 +323,31 @@ store_message (pd_pipeline_t *p, const prepared_t *m, pd_outcome_t *outcome, gin
   return true;
 }
 
-/* Decides between duplicate and a Message-ID reused for different mail; for
- * the latter the message gets a derived id so that it is kept too. The
- * candidates are the id itself, then "<id>#<12 hex of the fingerprint>",
- * then "<id>#<the whole fingerprint>": the last can only be taken by the
- * same mail, so the search always ends. */
+/* A message is a duplicate when the same Message-ID is stored with the
+ * same content: the same mail again, through a second mailbox or import.
+ * The same id with other content is other mail, and is stored. */
 static bool
-check_duplicate (pd_pipeline_t *p, pd_message_t *msg, const char *fingerprint, gint64 *dup_ticket,
-                 GError **err)
+store_or_recognise (pd_pipeline_t *p, prepared_t *m, pd_outcome_t *outcome, gint64 *ticket_id,
+                    GError **err)
 {
-  *dup_ticket = 0;
-  g_autofree char *original = g_strdup (msg->message_id);
-  for (int attempt = 0; attempt < 3; attempt++)
+  gint64 dup = 0;
+  if (!pd_store_find_duplicate (p->store, m->msg->message_id, m->content_hash,
+                                pd_mime_content_hash, &dup, err))
+    return false;
+  if (dup > 0)
     {
-      if (attempt > 0)
-        {
-          g_free (msg->message_id);
-          msg->message_id = attempt == 1 ? g_strdup_printf ("%s#%.12s", original, fingerprint)
-                                         : g_strdup_printf ("%s#%s", original, fingerprint);
-        }
-      gint64 ticket = 0;
-      g_autofree char *stored_fp = NULL;
-      if (!pd_store_find_message (p->store, msg->message_id, &ticket, &stored_fp, err))
-        return false;
-      if (ticket == 0)
-        return true;
-      if (stored_fp == NULL || strcmp (stored_fp, fingerprint) == 0)
-        {
-          *dup_ticket = ticket;
-          return true;
-        }
+      *outcome = PD_OUTCOME_DUPLICATE;
+      *ticket_id = dup;
+      return true;
     }
-  g_set_error (err, PD_ERROR, PD_ERROR_DB, "message %s: its derived id is stored with other content", original);
-  return false;
+  return store_message (p, m, outcome, ticket_id, err);
 }
 
 /* One prepared message into the store, in its own savepoint inside the
- * current batch. */
+ * current batch. A message the database refuses (a constraint, a value
+ * over a limit) is quarantined with the reason instead: the fault is the
+ * message's, and its neighbours go on. Any other database error stops the
+ * run. */
 static bool
 store_prepared (pd_pipeline_t *p, prepared_t *m, pd_outcome_t *outcome, gint64 *ticket_id, GError **err)
 {
@@ -349,39 +355,44 @@ store_prepared (pd_pipeline_t *p, prepared_t *m, pd_outcome_t *outcome, gint64 *
   if (!begin_batch (p, err) || !pd_store_savepoint (p->store, err))
     return false;
 
+  GError *local = NULL;
   bool ok;
   if (m->reason != NULL)
     {
-      ok = quarantine (p, m->raw, m->len, &m->arrival, m->reason, ticket_id, err);
+      ok = quarantine (p, m->raw, m->len, &m->arrival, m->reason, ticket_id, &local);
       *outcome = PD_OUTCOME_QUARANTINED;
     }
   else
-    {
-      gint64 dup = 0;
-      ok = check_duplicate (p, m->msg, m->fingerprint, &dup, err);
-      if (ok && dup > 0)
-        {
-          *outcome = PD_OUTCOME_DUPLICATE;
-          *ticket_id = dup;
-        }
-      else if (ok)
-        ok = store_message (p, m, outcome, ticket_id, err);
-    }
+    ok = store_or_recognise (p, m, outcome, ticket_id, &local);
 
   if (!ok)
     {
       pd_store_rollback_savepoint (p->store);
       *ticket_id = 0;
-      return false;
+      if (m->reason != NULL || !g_error_matches (local, PD_ERROR, PD_ERROR_REJECTED))
+        {
+          g_propagate_error (err, local);
+          return false;
+        }
+      g_autofree char *reason = g_strdup_printf ("the database refused the message: %s", local->message);
+      g_clear_error (&local);
+      if (!pd_store_savepoint (p->store, err))
+        return false;
+      if (!quarantine (p, m->raw, m->len, &m->arrival, reason, ticket_id, err))
+        {
+          pd_store_rollback_savepoint (p->store);
+          return false;
+        }
+      *outcome = PD_OUTCOME_QUARANTINED;
     }
   if (!pd_store_release (p->store, err))
     return false;
   switch (*outcome)
     {
-    case PD_OUTCOME_NEW_TICKET: p->stats.new_tickets++; break;
-    case PD_OUTCOME_THREADED: p->stats.threaded++; break;
-    case PD_OUTCOME_DUPLICATE: p->stats.duplicates++; break;
-    case PD_OUTCOME_QUARANTINED: p->stats.quarantined++; break;
+    case PD_OUTCOME_NEW_TICKET: p->pending.new_tickets++; break;
+    case PD_OUTCOME_THREADED: p->pending.threaded++; break;
+    case PD_OUTCOME_DUPLICATE: p->pending.duplicates++; break;
+    case PD_OUTCOME_QUARANTINED: p->pending.quarantined++; break;
     }
   return end_message (p, err);
 }
@@ -524,6 +535,8 @@ pd_pipeline_finish (pd_pipeline_t *p, GError **err)
   stop_writer (p, false);
   if (p->writer_error != NULL)
     {
+      pd_store_rollback (p->store);
+      batch_lost (p);
       g_propagate_error (err, g_steal_pointer (&p->writer_error));
       return false;
     }

@@ -62,7 +62,12 @@ store_db_error (pd_store_t *s, GError **err, const char *fmt, ...)
   va_start (ap, fmt);
   g_autofree char *what = g_strdup_vprintf (fmt, ap);
   va_end (ap);
-  g_set_error (err, PD_ERROR, PD_ERROR_DB, "%s: %s", what, sqlite3_errmsg (s->db));
+  /* A record the schema refuses is the record's fault: the caller can set
+   * it aside and go on. Everything else is the database's. */
+  int code = sqlite3_extended_errcode (s->db) & 0xff;
+  bool rejected = code == SQLITE_CONSTRAINT || code == SQLITE_TOOBIG || code == SQLITE_MISMATCH;
+  g_set_error (err, PD_ERROR, rejected ? PD_ERROR_REJECTED : PD_ERROR_DB, "%s: %s", what,
+               sqlite3_errmsg (s->db));
 }
 
 bool
@@ -491,9 +496,11 @@ open_mode (const char *path, pd_store_mode_t mode, pd_store_t **out, GError **er
       ok = false;
     }
   ok = ok && (mode == PD_STORE_READ || configure_writer (s, err))
-       /* foreign_keys is off by default and per connection. */
-       && pragma (s, "PRAGMA foreign_keys = ON", NULL, err)
-       && store_migrate (s, identity, mode == PD_STORE_READ, err);
+       /* Migrations run before foreign keys are switched on (they are off
+        * by default, per connection): a step that rebuilds a table needs
+        * them off, and checks the references itself. */
+       && store_migrate (s, identity, mode == PD_STORE_READ, err)
+       && pragma (s, "PRAGMA foreign_keys = ON", NULL, err);
   if (!ok)
     {
       pd_store_free (s);

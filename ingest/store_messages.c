@@ -4,20 +4,31 @@
 #include <string.h>
 
 static const char *const stmt_sql[ST_COUNT] = {
-  [ST_FIND_MESSAGE] = "SELECT ticket_id, fingerprint FROM messages WHERE message_id = ?1",
+  /* The oldest message holding the id: a reused id never moves a thread. */
+  [ST_FIND_MESSAGE] =
+    "SELECT ticket_id FROM messages WHERE message_id = ?1 ORDER BY id LIMIT 1",
+  [ST_FIND_SAME_ID] =
+    "SELECT ticket_id, content_sha256, raw_id FROM messages"
+    " WHERE message_id = ?1 AND direction = 'in' ORDER BY id",
+  [ST_FIND_REFERENCING] =
+    "SELECT m.ticket_id FROM message_refs r JOIN messages m ON m.id = r.message_row"
+    " WHERE r.ref = ?1 ORDER BY m.id LIMIT 1",
   [ST_MESSAGE_INSERT] =
     "INSERT INTO messages (ticket_id, message_id, direction, kind, from_name, from_address,"
     " to_json, cc_json, subject, date, received_at, in_reply_to, references_json, body_text,"
-    " auto_reply, bulk, bounce, bounced_message_id, message_id_synthetic, fingerprint,"
+    " auto_reply, bulk, bounce, bounced_message_id, message_id_synthetic, content_sha256,"
     " raw_id, mailbox, imap_uidvalidity, imap_uid, origin)"
     " VALUES (?1, ?2, 'in', ?3, ?4, lower(?5), ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
     " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+  [ST_REF_INSERT] =
+    "INSERT INTO message_refs (ref, message_row) VALUES (?1, ?2)"
+    " ON CONFLICT (ref, message_row) DO NOTHING",
   [ST_ATTACHMENT_INSERT] =
     "INSERT INTO attachments (message_row, position, filename, mime_type, size)"
     " VALUES (?1, ?2, ?3, ?4, ?5)",
   [ST_TICKET_MESSAGES] =
     "SELECT id, ticket_id, message_id, direction, kind, from_name, from_address, subject,"
-    " received_at, in_reply_to, body_text"
+    " received_at, in_reply_to, body_text, date"
     " FROM messages WHERE ticket_id = ?1 ORDER BY received_at, id",
   [ST_MESSAGE_ATTACHMENTS] =
     "SELECT filename, mime_type, size FROM attachments WHERE message_row = ?1 ORDER BY position",
@@ -29,31 +40,90 @@ stmt (pd_store_t *s, stmt_id_t id, GError **err)
   return store_stmt (s, id, stmt_sql[id], err);
 }
 
-bool
-pd_store_find_message (pd_store_t *store, const char *message_id,
-                       gint64 *ticket_id, char **fingerprint, GError **err)
+/* The ticket of the first row statement 'id' finds for 'key', or 0. */
+static bool
+ticket_by_text (pd_store_t *s, stmt_id_t id, const char *key, gint64 *ticket_id, GError **err)
 {
   *ticket_id = 0;
-  if (fingerprint != NULL)
-    *fingerprint = NULL;
-  sqlite3_stmt *st = stmt (store, ST_FIND_MESSAGE, err);
+  sqlite3_stmt *st = stmt (s, id, err);
+  if (st == NULL)
+    return false;
+  bind_text (s, st, 1, key);
+  int rc = step (s, st);
+  if (rc == SQLITE_ROW)
+    *ticket_id = sqlite3_column_int64 (st, 0);
+  else if (rc != SQLITE_DONE)
+    {
+      store_db_error (s, err, "cannot look up message %s", key);
+      done (s, st);
+      return false;
+    }
+  done (s, st);
+  return true;
+}
+
+bool
+pd_store_find_message (pd_store_t *store, const char *message_id, gint64 *ticket_id, GError **err)
+{
+  return ticket_by_text (store, ST_FIND_MESSAGE, message_id, ticket_id, err);
+}
+
+bool
+pd_store_find_referencing (pd_store_t *store, const char *message_id, gint64 *ticket_id,
+                           GError **err)
+{
+  return ticket_by_text (store, ST_FIND_REFERENCING, message_id, ticket_id, err);
+}
+
+bool
+pd_store_find_duplicate (pd_store_t *store, const char *message_id, const char *content_sha256,
+                         pd_content_hash_fn hash_raw, gint64 *ticket_id, GError **err)
+{
+  *ticket_id = 0;
+  sqlite3_stmt *st = stmt (store, ST_FIND_SAME_ID, err);
   if (st == NULL)
     return false;
   bind_text (store, st, 1, message_id);
-  int rc = step (store, st);
-  if (rc == SQLITE_ROW)
+  /* Rows are collected first: reading a legacy row's raw bytes runs
+   * another statement, which must not interleave with this one's binds. */
+  typedef struct { gint64 ticket, raw; } legacy_row_t;
+  g_autoptr (GArray) legacy = g_array_new (FALSE, FALSE, sizeof (legacy_row_t));
+  int rc;
+  while ((rc = step (store, st)) == SQLITE_ROW)
     {
-      *ticket_id = sqlite3_column_int64 (st, 0);
-      if (fingerprint != NULL)
-        *fingerprint = col_strdup (st, 1);
+      const char *stored = (const char *) sqlite3_column_text (st, 1);
+      if (stored != NULL && strcmp (stored, content_sha256) == 0)
+        {
+          *ticket_id = sqlite3_column_int64 (st, 0);
+          break;
+        }
+      if (stored == NULL && sqlite3_column_type (st, 2) != SQLITE_NULL)
+        {
+          legacy_row_t row = { sqlite3_column_int64 (st, 0), sqlite3_column_int64 (st, 2) };
+          g_array_append_val (legacy, row);
+        }
     }
-  else if (rc != SQLITE_DONE)
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     {
       store_db_error (store, err, "cannot look up message %s", message_id);
       done (store, st);
       return false;
     }
   done (store, st);
+
+  /* Rows from before content hashes were stored: hash their raw bytes. */
+  for (guint i = 0; *ticket_id == 0 && i < legacy->len; i++)
+    {
+      const legacy_row_t *row = &g_array_index (legacy, legacy_row_t, i);
+      g_autoptr (GBytes) raw = NULL;
+      if (!pd_store_raw_get (store, row->raw, &raw, err))
+        return false;
+      gsize len;
+      const char *data = g_bytes_get_data (raw, &len);
+      g_autofree char *hash = hash_raw (data, len);
+      if (strcmp (hash, content_sha256) == 0)
+        *ticket_id = row->ticket;
+    }
   return true;
 }
 
@@ -80,10 +150,33 @@ insert_attachments (pd_store_t *s, gint64 message_row, const pd_message_t *msg, 
   return true;
 }
 
+/* What the message points back to, for pd_store_find_referencing. */
+static bool
+insert_refs (pd_store_t *s, gint64 message_row, const pd_message_t *msg, GError **err)
+{
+  guint n = msg->references != NULL ? msg->references->len : 0;
+  if (msg->in_reply_to == NULL && n == 0)
+    return true;
+  sqlite3_stmt *st = stmt (s, ST_REF_INSERT, err);
+  if (st == NULL)
+    return false;
+  for (guint i = 0; i <= n; i++)
+    {
+      const char *ref = i < n ? g_ptr_array_index (msg->references, i) : msg->in_reply_to;
+      if (ref == NULL || *ref == '\0')
+        continue;
+      bind_text (s, st, 1, ref);
+      bind_int (s, st, 2, message_row);
+      if (!store_exec (s, st, err, "cannot record that message %s refers to %s", msg->message_id, ref))
+        return false;
+    }
+  return true;
+}
+
 bool
 pd_store_message_add (pd_store_t *store, gint64 ticket_id,
                       const pd_message_t *msg, const char *kind,
-                      const char *fingerprint, gint64 raw_id,
+                      const char *content_sha256, gint64 raw_id,
                       const pd_arrival_t *arrival, gint64 *message_row,
                       GError **err)
 {
@@ -121,7 +214,7 @@ pd_store_message_add (pd_store_t *store, gint64 ticket_id,
   bind_int (store, st, 16, msg->bounce);
   bind_text (store, st, 17, msg->bounced_message_id);
   bind_int (store, st, 18, msg->message_id_synthetic);
-  bind_text (store, st, 19, fingerprint);
+  bind_text (store, st, 19, content_sha256);
   bind_int_or_null (store, st, 20, raw_id);
   bind_text (store, st, 21, arrival != NULL ? arrival->mailbox : NULL);
   bind_int_or_null (store, st, 22, arrival != NULL ? arrival->uidvalidity : 0);
@@ -131,7 +224,7 @@ pd_store_message_add (pd_store_t *store, gint64 ticket_id,
                  msg->message_id != NULL ? msg->message_id : "(no Message-ID)"))
     {
       gint64 row = sqlite3_last_insert_rowid (store->db);
-      if (insert_attachments (store, row, msg, err))
+      if (insert_attachments (store, row, msg, err) && insert_refs (store, row, msg, err))
         {
           *message_row = row;
           ok = true;
@@ -213,6 +306,7 @@ pd_store_ticket_messages (pd_store_t *store, gint64 ticket_id, GPtrArray **out, 
       m->received_at = sqlite3_column_int64 (st, 8);
       m->in_reply_to = col_strdup (st, 9);
       m->body_text = col_strdup (st, 10);
+      m->date = sqlite3_column_int64 (st, 11);
       m->attachments = g_ptr_array_new_with_free_func ((GDestroyNotify) pd_attachment_free);
       g_ptr_array_add (list, m);
       /* A second statement may run while this one is mid-iteration. */

@@ -187,6 +187,96 @@ static const char *const migrations[] = {
   /* The same bytes are held at most once; once released they may be held
    * again (a later copy that fails for a new reason). */
   "CREATE UNIQUE INDEX quarantine_held_raw ON quarantine (raw_id) WHERE status = 'held';\n",
+
+  /* 1 -> 2: a Message-ID no longer names one row. Senders choose their
+   * Message-IDs, so a reused one must never block, replace or hide other
+   * mail: the same id with the same content (content_sha256, see
+   * pd_mime_content_hash) is a duplicate, the same id with other content
+   * is other mail, stored as it is. The table is rebuilt to drop the
+   * UNIQUE; this runs with foreign keys off, as SQLite's own procedure for
+   * changing a table asks. Rows of schema 1 have no content hash (their
+   * fingerprint hashed less); the duplicate check reads their raw bytes.
+   * Ids the first schema derived for reused Message-IDs ("<id>#<hex>")
+   * become the id again. */
+  "CREATE TABLE messages_v2 (\n"
+  "  id                   INTEGER PRIMARY KEY,\n"
+  "  ticket_id            INTEGER NOT NULL REFERENCES tickets (id),\n"
+  "  message_id           TEXT NOT NULL,\n"
+  "  direction            TEXT NOT NULL CHECK (direction IN ('in','out')),\n"
+  "  kind                 TEXT NOT NULL CHECK (kind IN ('customer','staff','auto-reply',\n"
+  "                                                   'bounce','ack','relay','notice')),\n"
+  "  from_name            TEXT,\n"
+  "  from_address         TEXT CHECK (from_address = lower(from_address)),\n"
+  "  to_json              TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(to_json)),\n"
+  "  cc_json              TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(cc_json)),\n"
+  "  subject              TEXT NOT NULL,\n"
+  "  date                 INTEGER,\n"
+  "  received_at          INTEGER NOT NULL,\n"
+  "  in_reply_to          TEXT,\n"
+  "  references_json      TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(references_json)),\n"
+  "  body_text            TEXT NOT NULL,\n"
+  "  auto_reply           INTEGER NOT NULL DEFAULT 0 CHECK (auto_reply IN (0, 1)),\n"
+  "  bulk                 INTEGER NOT NULL DEFAULT 0 CHECK (bulk IN (0, 1)),\n"
+  "  bounce               INTEGER NOT NULL DEFAULT 0 CHECK (bounce IN (0, 1)),\n"
+  "  bounced_message_id   TEXT,\n"
+  "  message_id_synthetic INTEGER NOT NULL DEFAULT 0 CHECK (message_id_synthetic IN (0, 1)),\n"
+  "  content_sha256       TEXT,\n"
+  "  raw_id               INTEGER REFERENCES raw_messages (id),\n"
+  "  mailbox              TEXT,\n"
+  "  imap_uidvalidity     INTEGER,\n"
+  "  imap_uid             INTEGER,\n"
+  "  origin               TEXT\n"
+  ") STRICT;\n"
+  "INSERT INTO messages_v2 SELECT id, ticket_id, message_id, direction, kind, from_name,"
+  " from_address, to_json, cc_json, subject, date, received_at, in_reply_to, references_json,"
+  " body_text, auto_reply, bulk, bounce, bounced_message_id, message_id_synthetic, NULL,"
+  " raw_id, mailbox, imap_uidvalidity, imap_uid, origin FROM messages;\n"
+  "DROP TABLE messages;\n"
+  "ALTER TABLE messages_v2 RENAME TO messages;\n"
+  "UPDATE messages AS m SET message_id = substr (m.message_id, 1, instr (m.message_id, '#') - 1)\n"
+  " WHERE m.direction = 'in' AND (m.message_id GLOB '*#' || replace (hex (zeroblob (12)), '00', '[0-9a-f]')\n"
+  "                           OR m.message_id GLOB '*#' || replace (hex (zeroblob (64)), '00', '[0-9a-f]'))\n"
+  "   AND instr (m.message_id, '#') > 1;\n"
+  "CREATE INDEX messages_ticket ON messages (ticket_id, received_at, id);\n"
+  "CREATE UNIQUE INDEX messages_imap_uid ON messages (mailbox, imap_uidvalidity, imap_uid)\n"
+  "  WHERE imap_uid IS NOT NULL;\n"
+  "CREATE INDEX messages_raw ON messages (raw_id) WHERE raw_id IS NOT NULL;\n"
+  "CREATE INDEX messages_message_id ON messages (message_id);\n"
+  /* The safety net under the duplicate check: one content per id. */
+  "CREATE UNIQUE INDEX messages_id_content ON messages (message_id, content_sha256)\n"
+  "  WHERE content_sha256 IS NOT NULL;\n"
+
+  /* Every Message-ID a message points back to (In-Reply-To and
+   * References), so that a message arriving after its own reply (an
+   * out-of-order import) finds the ticket that reply opened. */
+  "CREATE TABLE message_refs (\n"
+  "  ref         TEXT NOT NULL,\n"
+  "  message_row INTEGER NOT NULL REFERENCES messages (id),\n"
+  "  PRIMARY KEY (ref, message_row)\n"
+  ") STRICT, WITHOUT ROWID;\n"
+  "INSERT OR IGNORE INTO message_refs (ref, message_row)\n"
+  "  SELECT in_reply_to, id FROM messages WHERE in_reply_to IS NOT NULL AND direction = 'in';\n"
+  "INSERT OR IGNORE INTO message_refs (ref, message_row)\n"
+  "  SELECT j.value, m.id FROM messages m, json_each (m.references_json) j\n"
+  "   WHERE m.direction = 'in' AND j.type = 'text';\n"
+
+  /* The Message-ID of quarantined mail, when it has a readable one: a
+   * corrected copy ingested later releases the entry. */
+  "ALTER TABLE quarantine ADD COLUMN message_id TEXT;\n"
+  "CREATE INDEX quarantine_message_id ON quarantine (message_id) WHERE status = 'held';\n"
+  /* What people did that concerns no ticket (a quarantine entry deleted,
+   * purged or released by hand): the desk's own history, append-only. */
+  "CREATE TABLE journal (\n"
+  "  id     INTEGER PRIMARY KEY,\n"
+  "  at     INTEGER NOT NULL,\n"
+  "  actor  TEXT NOT NULL,\n"
+  "  action TEXT NOT NULL,\n"
+  "  detail TEXT CHECK (detail IS NULL OR (json_valid(detail) AND json_type(detail) = 'object'))\n"
+  ") STRICT;\n"
+  "CREATE TRIGGER journal_append_only_update BEFORE UPDATE ON journal\n"
+  "BEGIN SELECT RAISE (ABORT, 'the journal is append-only'); END;\n"
+  "CREATE TRIGGER journal_append_only_delete BEFORE DELETE ON journal\n"
+  "BEGIN SELECT RAISE (ABORT, 'the journal is append-only'); END;\n",
 };
 
 #define SCHEMA_VERSION ((int) G_N_ELEMENTS (migrations))
@@ -247,6 +337,20 @@ apply_migrations (pd_store_t *s, GError **err)
           store_db_error (s, err, "cannot migrate database %s to schema version %d", s->path, v + 1);
           return false;
         }
+    }
+  /* Steps that rebuild a table run with foreign keys off; this proves
+   * they left every reference whole. */
+  sqlite3_stmt *check = NULL;
+  int rc = sqlite3_prepare_v2 (s->db, "PRAGMA foreign_key_check", -1, &check, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step (check);
+  sqlite3_finalize (check);
+  if (rc != SQLITE_DONE)
+    {
+      store_db_error (s, err, "cannot migrate database %s: %s", s->path,
+                      rc == SQLITE_ROW ? "it would break a reference between tables"
+                                       : "cannot check references between tables");
+      return false;
     }
   /* A pragma takes no parameters; the number is this file's constant. */
   g_autofree char *set = g_strdup_printf ("PRAGMA user_version = %d", SCHEMA_VERSION);

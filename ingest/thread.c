@@ -180,7 +180,7 @@ ticket_of_message (pd_store_t *store, const char *message_id, gint64 *ticket, GE
   *ticket = 0;
   if (message_id == NULL || *message_id == '\0')
     return true;
-  return pd_store_find_message (store, message_id, ticket, NULL, err);
+  return pd_store_find_message (store, message_id, ticket, err);
 }
 
 /* Checks a ticket named by something a stranger could copy (token or
@@ -268,6 +268,19 @@ pd_thread_find (pd_store_t *store, const pd_config_t *cfg, const pd_message_t *m
     n = plus_in (msg->envelope_to, true, cfg);
   if (!consider_named (store, cfg, msg, n, "plus-address", out, err))
     return false;
+  if (out->ticket_id > 0)
+    return true;
+
+  /* A reply stored before the message it answers (an import out of
+   * order): the message joins the reply's ticket. A Message-ID can be
+   * guessed before it is sent, so this is trusted like a token. */
+  if (!msg->message_id_synthetic)
+    {
+      if (!pd_store_find_referencing (store, msg->message_id, &t, err))
+        return false;
+      if (!consider_named (store, cfg, msg, t, "referenced-by", out, err))
+        return false;
+    }
   if (out->ticket_id == 0 && out->linked_to > 0)
     out->how = "stranger";
   return true;

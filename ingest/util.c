@@ -66,6 +66,12 @@ pd_sha256_hex (const void *data, gsize len)
   unsigned char digest[32];
   if (gnutls_hash_fast (GNUTLS_DIG_SHA256, data, len, digest) != 0)
     return g_compute_checksum_for_data (G_CHECKSUM_SHA256, data, len);
+  return pd_sha256_digest_hex (digest);
+}
+
+char *
+pd_sha256_digest_hex (const guint8 digest[32])
+{
   char *hex = g_malloc (65);
   for (int i = 0; i < 32; i++)
     {

@@ -28,6 +28,8 @@ typedef enum {
   PD_ERROR_TOO_BIG,   /* input over a configured or built-in limit */
   PD_ERROR_NOT_FOUND, /* no such ticket, message or quarantine entry */
   PD_ERROR_READ_ONLY, /* the work needs write access that was not asked for or given */
+  PD_ERROR_REJECTED,  /* the database refused one record (a constraint, a value
+                         over a limit): the record is at fault, not the database */
 } pd_error_code_t;
 
 /* Exit status for an error: 2 for usage and configuration, 1 otherwise. */
@@ -45,6 +47,8 @@ pd_time_t pd_time_now (void);
 
 /* Lower-case hex SHA-256 of the bytes (transfer full). */
 char *pd_sha256_hex (const void *data, gsize len);
+/* The same for a digest already computed. (transfer full) */
+char *pd_sha256_digest_hex (const guint8 digest[32]);
 
 /* The domain of an address, lower-cased, or NULL when there is no '@'
  * (transfer full). */

@@ -84,6 +84,14 @@ const char *pd_message_header (const pd_message_t *msg, const char *name);
  * and LF line endings. (transfer full) */
 char *pd_mime_synthetic_id (const char *raw, gsize len);
 
+/* SHA-256 (lower-case hex) of what the message carries: every header the
+ * sender wrote and the whole body with its attachments, with line endings
+ * normalised and the trace headers transport adds (Received, Return-Path,
+ * Delivered-To, Authentication-Results, ...) left out. Two copies of one
+ * mail that came by different roads hash alike; different mail never does,
+ * whatever Message-ID it reuses. (transfer full) */
+char *pd_mime_content_hash (const char *raw, gsize len);
+
 /* HTML to readable text (libxml2's HTML parser): paragraphs and line breaks
  * kept, script and style dropped, entities decoded. 'html' is UTF-8.
  * (transfer full, valid UTF-8) */

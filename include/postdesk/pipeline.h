@@ -35,8 +35,11 @@ typedef enum {
   PD_OUTCOME_QUARANTINED,
 } pd_outcome_t;
 
+/* Counts of committed messages only: what a summary may call stored. */
 typedef struct {
   guint new_tickets, threaded, duplicates, quarantined;
+  guint rolled_back;   /* stored in a batch that was then rolled back (an
+                          error stopped the run): a rerun stores them */
 } pd_pipeline_stats_t;
 
 /* 'cfg' and 'store' are borrowed and must outlive the pipeline. */

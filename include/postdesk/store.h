@@ -91,6 +91,7 @@ typedef struct {
   pd_address_t from;     /* fields owned */
   char *subject;         /* owned */
   pd_time_t received_at;
+  pd_time_t date;        /* its Date header; 0 when absent */
   char *in_reply_to;     /* owned, may be NULL */
   char *body_text;       /* owned */
   GPtrArray *attachments;/* owned, of pd_attachment_t* (content NULL) */
@@ -144,11 +145,23 @@ bool pd_store_raw_put (pd_store_t *store, const char *raw, gsize len, const char
 bool pd_store_raw_get (pd_store_t *store, gint64 raw_id, GBytes **out, GError **err);
 
 /* ---- lookups for threading ------------------------------------------- */
-/* The ticket holding a message (inbound or outbound) with this Message-ID;
- * *ticket_id is 0 when there is none. *fingerprint (transfer full, may be
- * NULL) receives the stored message's fingerprint when asked for. */
+/* The ticket holding the oldest message (inbound or outbound) with this
+ * Message-ID; *ticket_id is 0 when there is none. */
 bool pd_store_find_message (pd_store_t *store, const char *message_id,
-                            gint64 *ticket_id, char **fingerprint, GError **err);
+                            gint64 *ticket_id, GError **err);
+/* The ticket of the oldest message whose In-Reply-To or References name
+ * 'message_id': the thread a message joins when its reply came first. */
+bool pd_store_find_referencing (pd_store_t *store, const char *message_id,
+                                gint64 *ticket_id, GError **err);
+/* Hashes raw bytes as pd_mime_content_hash does (transfer full). */
+typedef char *(*pd_content_hash_fn) (const char *raw, gsize len);
+/* The ticket of an inbound message with this Message-ID and this content
+ * hash: the same mail stored before. *ticket_id is 0 when there is none,
+ * even if the id is stored with other content. Rows stored before content
+ * hashes existed are checked by hashing their raw bytes with 'hash_raw'. */
+bool pd_store_find_duplicate (pd_store_t *store, const char *message_id,
+                              const char *content_sha256, pd_content_hash_fn hash_raw,
+                              gint64 *ticket_id, GError **err);
 bool pd_store_ticket_exists (pd_store_t *store, gint64 ticket_id, bool *exists, GError **err);
 /* True when 'address' (case-insensitive) is a participant of the ticket. */
 bool pd_store_is_participant (pd_store_t *store, gint64 ticket_id,
@@ -171,13 +184,14 @@ typedef struct {
 bool pd_store_ticket_create (pd_store_t *store, const pd_ticket_new_t *t,
                              gint64 *ticket_id, GError **err);
 
-/* Adds an inbound message to a ticket with its attachments' metadata.
- * 'kind' is customer|staff|auto-reply|bounce; 'fingerprint' tells apart two
- * different messages that share a Message-ID. Fails with PD_ERROR_DB on a
- * Message-ID that is already stored (callers check pd_store_find_message). */
+/* Adds an inbound message to a ticket with its attachments' metadata and
+ * the Message-IDs it refers to. 'kind' is customer|staff|auto-reply|bounce;
+ * 'content_sha256' is pd_mime_content_hash of its raw bytes. Fails with
+ * PD_ERROR_DB when the same id with the same content is already stored
+ * (callers check pd_store_find_duplicate first). */
 bool pd_store_message_add (pd_store_t *store, gint64 ticket_id,
                            const pd_message_t *msg, const char *kind,
-                           const char *fingerprint, gint64 raw_id,
+                           const char *content_sha256, gint64 raw_id,
                            const pd_arrival_t *arrival, gint64 *message_row,
                            GError **err);
 

@@ -7,6 +7,10 @@
  * who is neither a participant, nor staff, nor of the requester's
  * organisation, the message opens a new ticket linked to N instead. A
  * Message-ID is proof of having the mail itself, so it is trusted as is.
+ * Last, a message that a stored reply names in its In-Reply-To or
+ * References (the reply came first, in an import out of order) joins that
+ * reply's ticket; that id could have been guessed, so the stranger rule
+ * applies to it as to a token.
  */
 #ifndef POSTDESK_THREAD_H
 #define POSTDESK_THREAD_H
@@ -18,7 +22,8 @@
 typedef struct {
   gint64 ticket_id;   /* the ticket to join; 0 to open a new one */
   gint64 linked_to;   /* for a new ticket: the ticket a stranger's token named, else 0 */
-  const char *how;    /* static: token|in-reply-to|references|bounce|plus-address|new|stranger */
+  const char *how;    /* static: token|in-reply-to|references|bounce|plus-address|
+                         referenced-by|new|stranger */
 } pd_thread_t;
 
 bool pd_thread_find (pd_store_t *store, const pd_config_t *cfg,

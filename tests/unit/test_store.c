@@ -135,20 +135,20 @@ add_message (pd_store_t *store, gint64 ticket, const pd_message_t *m, pd_time_t 
 /* ---- opening and migrations ---------------------------------------------------- */
 
 static void
-test_open_creates_file_with_schema_v1 (void)
+test_open_creates_file_with_newest_schema (void)
 {
   g_autofree char *path = fresh_db_path ();
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
   g_autoptr (pd_store_t) store = open_store (path);
   g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
-  g_assert_cmpint (pd_store_schema_version (store), ==, 1);
+  g_assert_cmpint (pd_store_schema_version (store), >=, 2);
 
   sqlite3 *db = raw_db (path);
-  g_assert_cmpint (query_int (db, "PRAGMA user_version"), ==, 1);
+  g_assert_cmpint (query_int (db, "PRAGMA user_version"), ==, pd_store_schema_version (store));
   g_autofree char *mode = query_text (db, "PRAGMA journal_mode");
   g_assert_cmpstr (mode, ==, "wal");
   const char *tables[] = { "tickets", "raw_messages", "messages", "attachments", "participants",
-                           "events", "outbox", "mailbox_state", "quarantine" };
+                           "events", "outbox", "mailbox_state", "quarantine", "message_refs", "journal" };
   for (guint i = 0; i < G_N_ELEMENTS (tables); i++)
     {
       sqlite3_stmt *st = NULL;
@@ -174,7 +174,7 @@ test_open_enforces_foreign_keys (void)
   gint64 row = 0;
   GError *err = NULL;
   g_assert_false (pd_store_message_add (store, 999, m, "customer", NULL, 0, NULL, &row, &err));
-  g_assert_error (err, PD_ERROR, PD_ERROR_DB);
+  g_assert_error (err, PD_ERROR, PD_ERROR_REJECTED);
   g_assert_nonnull (strstr (err->message, "FOREIGN KEY constraint failed"));
   g_assert_cmpint (row, ==, 0);
   g_clear_error (&err);
@@ -194,7 +194,7 @@ test_reopen_is_noop_and_keeps_data (void)
   sqlite3_close (db);
 
   g_autoptr (pd_store_t) store = open_store (path);
-  g_assert_cmpint (pd_store_schema_version (store), ==, 1);
+  g_assert_cmpint (pd_store_schema_version (store), >=, 2);
   g_autoptr (pd_ticket_t) t = NULL;
   GError *err = NULL;
   g_assert_true (pd_store_ticket_get (store, id, &t, &err));
@@ -475,7 +475,7 @@ test_ticket_invalid_severity_is_refused (void)
   gint64 id = 7;
   GError *err = NULL;
   g_assert_false (pd_store_ticket_create (store, &nt, &id, &err));
-  g_assert_error (err, PD_ERROR, PD_ERROR_DB);
+  g_assert_error (err, PD_ERROR, PD_ERROR_REJECTED);
   g_assert_nonnull (strstr (err->message, "cannot create ticket for a@example.org: CHECK constraint failed"));
   g_assert_cmpint (id, ==, 0);
   g_clear_error (&err);
@@ -556,61 +556,116 @@ test_message_add_then_find_by_message_id (void)
   add_message (store, ticket, m, 100);
 
   gint64 found = 0;
-  g_autofree char *fp = NULL;
   GError *err = NULL;
-  g_assert_true (pd_store_find_message (store, "engine-1@example.org", &found, &fp, &err));
+  g_assert_true (pd_store_find_message (store, "engine-1@example.org", &found, &err));
   g_assert_no_error (err);
-  g_assert_cmpint (found, ==, ticket);
-  g_assert_cmpstr (fp, ==, "fp-1");
-
-  /* Not asking for the fingerprint is allowed. */
-  g_assert_true (pd_store_find_message (store, "engine-1@example.org", &found, NULL, &err));
   g_assert_cmpint (found, ==, ticket);
 
   gint64 none = 99;
-  char *nofp = (char *) 0x1;
-  g_assert_true (pd_store_find_message (store, "unknown@example.org", &none, &nofp, &err));
+  g_assert_true (pd_store_find_message (store, "unknown@example.org", &none, &err));
   g_assert_no_error (err);
   g_assert_cmpint (none, ==, 0);
-  g_assert_null (nofp);
 
   g_autoptr (pd_ticket_t) t = NULL;
   g_assert_true (pd_store_ticket_get (store, ticket, &t, &err));
   g_assert_cmpint (t->message_count, ==, 1);
 }
 
+/* Stands in for pd_mime_content_hash on rows without a stored hash. */
+static char *
+hash_of_raw (const char *raw, gsize len)
+{
+  return g_strdup_printf ("raw:%.*s", (int) len, raw);
+}
+
+/* Senders choose their Message-IDs: the same id with other content is
+ * other mail, stored beside the first; the same id with the same content
+ * is the one thing the database refuses. */
 static void
-test_message_duplicate_message_id_fails_first_stays (void)
+test_message_reused_id_is_other_mail_same_content_is_duplicate (void)
 {
   g_autofree char *path = fresh_db_path ();
   g_autoptr (pd_store_t) store = open_store (path);
   gint64 t1 = make_ticket (store, "One", "ada@example.org", 100);
   gint64 t2 = make_ticket (store, "Two", "ada@example.org", 200);
   g_autoptr (pd_message_t) first = make_message ("same@example.org", "First");
-  add_message (store, t1, first, 100);
+  add_message (store, t1, first, 100);   /* content hash "fp-1" */
 
   g_autoptr (pd_message_t) second = make_message ("same@example.org", "Second");
-  pd_attachment_t *att = g_new0 (pd_attachment_t, 1);
-  att->filename = g_strdup ("second.pdf");
-  att->mime_type = g_strdup ("application/pdf");
-  g_ptr_array_add (second->attachments, att);
-  gint64 row = 5;
+  gint64 row = 0;
   GError *err = NULL;
-  g_assert_false (pd_store_message_add (store, t2, second, "customer", "fp-2", 0, NULL, &row, &err));
-  g_assert_error (err, PD_ERROR, PD_ERROR_DB);
-  g_assert_cmpstr (err->message, ==,
-                   "cannot add message same@example.org: UNIQUE constraint failed: messages.message_id");
+  g_assert_true (pd_store_message_add (store, t2, second, "customer", "fp-2", 0, NULL, &row, &err));
+  g_assert_no_error (err);
+  g_assert_cmpint (row, >, 0);
+
+  gint64 dup = 99;
+  g_assert_true (pd_store_find_duplicate (store, "same@example.org", "fp-2", hash_of_raw, &dup, &err));
+  g_assert_cmpint (dup, ==, t2);
+  g_assert_true (pd_store_find_duplicate (store, "same@example.org", "fp-1", hash_of_raw, &dup, &err));
+  g_assert_cmpint (dup, ==, t1);
+  g_assert_true (pd_store_find_duplicate (store, "same@example.org", "fp-3", hash_of_raw, &dup, &err));
+  g_assert_cmpint (dup, ==, 0);
+
+  /* A reused id never moves a thread: replies still find the first. */
+  gint64 found = 0;
+  g_assert_true (pd_store_find_message (store, "same@example.org", &found, &err));
+  g_assert_cmpint (found, ==, t1);
+
+  g_autoptr (pd_message_t) again = make_message ("same@example.org", "Second");
+  row = 5;
+  g_assert_false (pd_store_message_add (store, t2, again, "customer", "fp-2", 0, NULL, &row, &err));
+  g_assert_error (err, PD_ERROR, PD_ERROR_REJECTED);
   g_assert_cmpint (row, ==, 0);
   g_clear_error (&err);
-
-  gint64 found = 0;
-  g_autofree char *fp = NULL;
-  g_assert_true (pd_store_find_message (store, "same@example.org", &found, &fp, &err));
-  g_assert_cmpint (found, ==, t1);
-  g_assert_cmpstr (fp, ==, "fp-1");
-  g_assert_cmpint (count_rows (path, "SELECT count(*) FROM messages"), ==, 1);
-  g_assert_cmpint (count_rows (path, "SELECT count(*) FROM attachments"), ==, 0);
+  g_assert_cmpint (count_rows (path, "SELECT count(*) FROM messages"), ==, 2);
   g_assert_false (pd_store_in_transaction (store));
+}
+
+/* Rows stored before content hashes existed are compared by their raw bytes. */
+static void
+test_message_duplicate_of_row_without_hash_reads_raw_bytes (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  g_autoptr (pd_store_t) store = open_store (path);
+  gint64 ticket = make_ticket (store, "Old", "ada@example.org", 100);
+  gint64 raw_id = 0;
+  GError *err = NULL;
+  g_assert_true (pd_store_raw_put (store, "old bytes", 9, NULL, &raw_id, &err));
+  g_autoptr (pd_message_t) m = make_message ("old@example.org", "Old");
+  gint64 row;
+  g_assert_true (pd_store_message_add (store, ticket, m, "customer", NULL, raw_id, NULL, &row, &err));
+
+  gint64 dup = 0;
+  g_assert_true (pd_store_find_duplicate (store, "old@example.org", "raw:old bytes", hash_of_raw, &dup, &err));
+  g_assert_no_error (err);
+  g_assert_cmpint (dup, ==, ticket);
+  g_assert_true (pd_store_find_duplicate (store, "old@example.org", "raw:new bytes", hash_of_raw, &dup, &err));
+  g_assert_cmpint (dup, ==, 0);
+}
+
+/* A message finds the ticket of a reply that was stored before it. */
+static void
+test_message_find_referencing (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  g_autoptr (pd_store_t) store = open_store (path);
+  gint64 ticket = make_ticket (store, "Reply first", "ada@example.org", 100);
+  g_autoptr (pd_message_t) reply = make_message ("reply@example.org", "Re: Original");
+  reply->in_reply_to = g_strdup ("parent@example.org");
+  g_ptr_array_add (reply->references, g_strdup ("root@example.org"));
+  g_ptr_array_add (reply->references, g_strdup ("parent@example.org"));
+  add_message (store, ticket, reply, 100);
+
+  GError *err = NULL;
+  gint64 found = 0;
+  g_assert_true (pd_store_find_referencing (store, "parent@example.org", &found, &err));
+  g_assert_cmpint (found, ==, ticket);
+  g_assert_true (pd_store_find_referencing (store, "root@example.org", &found, &err));
+  g_assert_cmpint (found, ==, ticket);
+  g_assert_true (pd_store_find_referencing (store, "stranger@example.org", &found, &err));
+  g_assert_no_error (err);
+  g_assert_cmpint (found, ==, 0);
+  g_assert_cmpint (count_rows (path, "SELECT count(*) FROM message_refs"), ==, 2);
 }
 
 static void
@@ -669,7 +724,7 @@ test_message_with_bad_attachment_leaves_nothing (void)
   gint64 row = 0;
   GError *err = NULL;
   g_assert_false (pd_store_message_add (store, ticket, m, "customer", NULL, 0, NULL, &row, &err));
-  g_assert_error (err, PD_ERROR, PD_ERROR_DB);
+  g_assert_error (err, PD_ERROR, PD_ERROR_REJECTED);
   g_assert_nonnull (strstr (err->message, "bad.bin"));
   g_assert_nonnull (strstr (err->message, "NOT NULL constraint failed: attachments.mime_type"));
   g_clear_error (&err);
@@ -725,7 +780,7 @@ test_message_fields_and_json_columns (void)
   db = raw_db (path);
   g_assert_cmpint (query_int (db, "SELECT count(*) FROM messages WHERE message_id = 'file@example.org'"
                                   " AND mailbox IS NULL AND imap_uid IS NULL AND imap_uidvalidity IS NULL"
-                                  " AND fingerprint IS NULL AND origin = '/tmp/mail.eml'"), ==, 1);
+                                  " AND content_sha256 IS NULL AND origin = '/tmp/mail.eml'"), ==, 1);
   sqlite3_close (db);
 }
 
@@ -780,7 +835,7 @@ test_ticket_messages_in_arrival_order (void)
 
   /* The outbound message threads: its Message-ID finds the ticket. */
   gint64 found = 0;
-  g_assert_true (pd_store_find_message (store, "ack@postdesk", &found, NULL, &err));
+  g_assert_true (pd_store_find_message (store, "ack@postdesk", &found, &err));
   g_assert_cmpint (found, ==, ticket);
 }
 
@@ -803,7 +858,7 @@ test_participant_add_twice_is_one_row (void)
   sqlite3_close (db);
 
   g_assert_false (pd_store_participant_add (store, ticket, "x@example.org", NULL, "boss", &err));
-  g_assert_error (err, PD_ERROR, PD_ERROR_DB);
+  g_assert_error (err, PD_ERROR, PD_ERROR_REJECTED);
   g_clear_error (&err);
 }
 
@@ -852,13 +907,13 @@ test_event_bumps_updated_at (void)
 
   /* Details must be JSON; events need an existing ticket. */
   g_assert_false (pd_store_event_add (store, ticket, 3000, "postdesk", "status", "not json", &err));
-  g_assert_error (err, PD_ERROR, PD_ERROR_DB);
+  g_assert_error (err, PD_ERROR, PD_ERROR_REJECTED);
   g_clear_error (&err);
   g_assert_false (pd_store_event_add (store, ticket, 3000, "postdesk", "status", "[1]", &err));
-  g_assert_error (err, PD_ERROR, PD_ERROR_DB);
+  g_assert_error (err, PD_ERROR, PD_ERROR_REJECTED);
   g_clear_error (&err);
   g_assert_false (pd_store_event_add (store, 999, 3000, "postdesk", "status", NULL, &err));
-  g_assert_error (err, PD_ERROR, PD_ERROR_DB);
+  g_assert_error (err, PD_ERROR, PD_ERROR_REJECTED);
   g_assert_nonnull (strstr (err->message, "ticket 999"));
   g_clear_error (&err);
 }
@@ -1115,7 +1170,7 @@ test_savepoint_rollback_undoes_one_message_only (void)
       else
         {
           /* The duplicate fails after its raw bytes and ticket went in. */
-          g_assert_error (err, PD_ERROR, PD_ERROR_DB);
+          g_assert_error (err, PD_ERROR, PD_ERROR_REJECTED);
           g_clear_error (&err);
           pd_store_rollback_savepoint (store);
           failed++;
@@ -1132,7 +1187,7 @@ test_savepoint_rollback_undoes_one_message_only (void)
   g_assert_cmpint (count_rows (path, "SELECT count(*) FROM events"), ==, 3);
   g_assert_cmpint (count_rows (path, "SELECT count(*) FROM raw_messages"), ==, 3);
   gint64 ticket = 0;
-  g_assert_true (pd_store_find_message (store, "three@x", &ticket, NULL, &err));
+  g_assert_true (pd_store_find_message (store, "three@x", &ticket, &err));
   g_assert_cmpint (ticket, ==, 3);
 }
 
@@ -1291,7 +1346,7 @@ test_committed_batch_survives_reopen (void)
       g_assert_cmpint (t->updated_at, ==, 1000 + (gint64) i);
     }
   gint64 ticket = 0;
-  g_assert_true (pd_store_find_message (again, "batch-49@x", &ticket, NULL, &err));
+  g_assert_true (pd_store_find_message (again, "batch-49@x", &ticket, &err));
   g_assert_cmpint (ticket, ==, 50);
   bool is = false;
   g_assert_true (pd_store_is_participant (again, 50, "ADA@example.org", &is, &err));
@@ -1318,7 +1373,7 @@ int
 main (int argc, char **argv)
 {
   pd_test_init (&argc, &argv);
-  g_test_add_func ("/store/open/creates-file-with-schema-v1", test_open_creates_file_with_schema_v1);
+  g_test_add_func ("/store/open/creates-file-with-newest-schema", test_open_creates_file_with_newest_schema);
   g_test_add_func ("/store/open/enforces-foreign-keys", test_open_enforces_foreign_keys);
   g_test_add_func ("/store/open/reopen-is-noop-and-keeps-data", test_reopen_is_noop_and_keeps_data);
   g_test_add_func ("/store/open/refuses-future-schema", test_open_refuses_future_schema);
@@ -1339,8 +1394,11 @@ main (int argc, char **argv)
   g_test_add_func ("/store/ticket/requester", test_ticket_requester);
   g_test_add_func ("/store/tickets-list/all-and-by-status", test_tickets_list_all_and_by_status);
   g_test_add_func ("/store/message/add-then-find-by-message-id", test_message_add_then_find_by_message_id);
-  g_test_add_func ("/store/message/duplicate-message-id-fails-first-stays",
-                   test_message_duplicate_message_id_fails_first_stays);
+  g_test_add_func ("/store/message/reused-id-is-other-mail-same-content-is-duplicate",
+                   test_message_reused_id_is_other_mail_same_content_is_duplicate);
+  g_test_add_func ("/store/message/duplicate-of-row-without-hash-reads-raw-bytes",
+                   test_message_duplicate_of_row_without_hash_reads_raw_bytes);
+  g_test_add_func ("/store/message/find-referencing", test_message_find_referencing);
   g_test_add_func ("/store/message/attachments-round-trip-in-order",
                    test_message_attachments_round_trip_in_order);
   g_test_add_func ("/store/message/bad-attachment-leaves-nothing",
