@@ -459,9 +459,12 @@ first_sender (InternetAddressList *from)
 }
 
 /* Delivered-To / X-Original-To: the address the message was delivered to,
- * which keeps a plus-address ("support+1234@") that To may not show. */
+ * which keeps a plus-address ("support+1234@") that To may not show. 'seen'
+ * holds the addresses already in 'dest' (borrowed from it), so each header
+ * costs the same however many came before: a message can carry tens of
+ * thousands of them, and comparing each with all earlier ones took 6 s. */
 static void
-add_envelope_address (GPtrArray *dest, const char *value)
+add_envelope_address (GPtrArray *dest, GHashTable *seen, const char *value)
 {
   if (value == NULL)
     return;
@@ -493,11 +496,11 @@ add_envelope_address (GPtrArray *dest, const char *value)
   for (guint i = 0; i < found->len; i++)
     {
       const pd_address_t *a = g_ptr_array_index (found, i);
-      bool seen = false;
-      for (guint j = 0; j < dest->len && !seen; j++)
-        seen = strcmp (g_ptr_array_index (dest, j), a->address) == 0;
-      if (!seen)
-        g_ptr_array_add (dest, g_strdup (a->address));
+      if (g_hash_table_contains (seen, a->address))
+        continue;
+      char *copy = g_strdup (a->address);
+      g_ptr_array_add (dest, copy);
+      g_hash_table_add (seen, copy);
     }
 }
 
@@ -1115,6 +1118,352 @@ returned_message_id (GMimeObject *returned)
   return message_id_from_header_text (bytes->data, bytes->len);
 }
 
+/* ---- The pre-pass ---------------------------------------------------------- */
+
+/* GMime builds the whole MIME tree before anything here can look at it, so
+ * its cost is bounded by reading the raw bytes first, once, line by line,
+ * the way GMime 3.2's parser will: a header block runs to an empty line or
+ * to a boundary line; a multipart's content is cut at lines that are one of
+ * the open boundaries ("--B" or "--B--", then only blanks); a message/rfc822
+ * part that is not base64, quoted-printable or uuencoded is itself a message
+ * with its own header block; in a multipart/digest a part without a usable
+ * Content-Type is such a message. The Content-Type and the encoding are read
+ * with GMime's own functions, so a boundary the pass watches for is the very
+ * string GMime will use, however it was quoted or RFC 2231-encoded. Where the
+ * two readings could still differ, the pass takes the one that counts more.
+ * Nothing is allocated per line, only per Content-Type and per open level. */
+
+/* One open container: a multipart whose boundary lines are watched for, or
+ * an attached message (which ends only where an enclosing boundary does). */
+typedef struct {
+  char *boundary;     /* owned: "--" and the boundary parameter; NULL for a message */
+  gsize boundary_len;
+  bool digest;        /* multipart/digest: parts default to message/rfc822 */
+} frame_t;
+
+typedef enum {
+  FIELD_NONE,          /* no field yet, or one the pass does not read */
+  FIELD_CONTENT_TYPE,  /* a Content-Type */
+  FIELD_ENCODING,      /* a Content-Transfer-Encoding */
+} field_t;
+
+typedef struct {
+  const char *raw;       /* borrowed: the input */
+  gsize len;
+  GArray *frames;        /* owned, of frame_t, innermost last */
+  bool in_headers;       /* reading a header block (else content) */
+
+  /* The header block being read. */
+  gsize block_start;
+  bool block_in_digest;  /* the block opens a part of a multipart/digest */
+  gsize ct_start, ct_end;      /* the first Content-Type's value; ct_end 0: none */
+  gsize last_start, last_end;  /* the last one's */
+  bool encoded;          /* some Content-Transfer-Encoding GMime decodes */
+  field_t field;         /* the field a folded line continues */
+  gsize field_start;     /* where that field's value starts */
+
+  /* What was counted. */
+  guint parts;
+  guint header_lines;
+  guint depth;           /* the deepest level opened */
+  guint big_part;        /* the first part whose header block is over the limit (1-based), or 0 */
+  gsize big_part_bytes;
+} prepass_t;
+
+static void
+frame_clear (gpointer data)
+{
+  g_free (((frame_t *) data)->boundary);
+}
+
+/* The part of a line that can be a boundary: without the blanks, CR and LF
+ * GMime allows after one. */
+static gsize
+trimmed_length (const char *line, gsize n)
+{
+  while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t' || line[n - 1] == '\r' || line[n - 1] == '\n'))
+    n--;
+  return n;
+}
+
+/* Which open boundary the line (n bytes with its newline) is, innermost
+ * first as GMime checks them, the closing form before the plain one at each
+ * level; -1 when none. Compares lengths before bytes, so a "--" line costs
+ * one comparison per level and one memcmp only when the lengths fit. */
+static int
+match_boundary (const prepass_t *pp, const char *line, gsize n, bool *closing)
+{
+  if (n < 2 || line[0] != '-' || line[1] != '-')
+    return -1;
+  gsize t = trimmed_length (line, n);
+  for (int i = (int) pp->frames->len - 1; i >= 0; i--)
+    {
+      const frame_t *f = &g_array_index (pp->frames, frame_t, i);
+      if (f->boundary == NULL)
+        continue;
+      /* The boundary, then "--", then only blanks: what is left after the
+       * trimmed length is blanks, so the line matches when the trimmed
+       * length does not reach past the form and the form's bytes are there. */
+      gsize b = f->boundary_len;
+      if (t <= b + 2 && b + 2 <= n && memcmp (line, f->boundary, b) == 0 && line[b] == '-'
+          && line[b + 1] == '-')
+        {
+          *closing = true;
+          return i;
+        }
+      if (t <= b && b <= n && memcmp (line, f->boundary, b) == 0)
+        {
+          *closing = false;
+          return i;
+        }
+    }
+  return -1;
+}
+
+static void
+start_block (prepass_t *pp, gsize at, bool in_digest)
+{
+  pp->in_headers = true;
+  pp->parts++;
+  pp->block_start = at;
+  pp->block_in_digest = in_digest;
+  pp->ct_start = pp->ct_end = 0;
+  pp->last_start = pp->last_end = 0;
+  pp->encoded = false;
+  pp->field = FIELD_NONE;
+}
+
+/* Ends the field a header line started, at 'end' (the start of the next
+ * line): records the first and the last Content-Type, and whether any
+ * encoding is one that keeps GMime from reading an attached message as a
+ * message. */
+static void
+end_field (prepass_t *pp, gsize end)
+{
+  if (pp->field == FIELD_CONTENT_TYPE)
+    {
+      if (pp->ct_end == 0)
+        {
+          pp->ct_start = pp->field_start;
+          pp->ct_end = end;
+        }
+      pp->last_start = pp->field_start;
+      pp->last_end = end;
+    }
+  else if (pp->field == FIELD_ENCODING && !pp->encoded)
+    {
+      g_autofree char *value = g_strndup (pp->raw + pp->field_start, end - pp->field_start);
+      GMimeContentEncoding e = g_mime_content_encoding_from_string (value);
+      pp->encoded = e == GMIME_CONTENT_ENCODING_BASE64 || e == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE
+                    || e == GMIME_CONTENT_ENCODING_UUENCODE;
+    }
+  pp->field = FIELD_NONE;
+}
+
+/* A header line that starts a field: notes the two fields the pass reads.
+ * The name is what GMime takes as one: the bytes before ':' without the
+ * blanks that may follow them. */
+static void
+start_field (prepass_t *pp, const char *line, gsize n, gsize at)
+{
+  const char *colon = memchr (line, ':', n);
+  if (colon == NULL)
+    return;
+  gsize name = (gsize) (colon - line);
+  while (name > 0 && (line[name - 1] == ' ' || line[name - 1] == '\t'))
+    name--;
+  if (name == 12 && g_ascii_strncasecmp (line, "Content-Type", 12) == 0)
+    pp->field = FIELD_CONTENT_TYPE;
+  else if (name == 25 && g_ascii_strncasecmp (line, "Content-Transfer-Encoding", 25) == 0)
+    pp->field = FIELD_ENCODING;
+  else
+    return;
+  pp->field_start = at + (gsize) (colon - line) + 1;
+}
+
+static bool
+is_rfc822_subtype (const char *subtype)
+{
+  static const char *const names[] = { "rfc822", "rfc2822", "global", "news" };
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    if (g_ascii_strcasecmp (subtype, names[i]) == 0)
+      return true;
+  return false;
+}
+
+/* Opens a level; false when that would go past PD_MIME_MAX_DEPTH, and the
+ * pass stops (one level more is all it needs to know). */
+static bool
+push_frame (prepass_t *pp, char *boundary, bool digest)
+{
+  if (pp->frames->len >= PD_MIME_MAX_DEPTH)
+    {
+      pp->depth = pp->frames->len + 1;
+      g_free (boundary);
+      return false;
+    }
+  frame_t f = { boundary, boundary != NULL ? strlen (boundary) : 0, digest };
+  g_array_append_val (pp->frames, f);
+  pp->depth = MAX (pp->depth, pp->frames->len);
+  return true;
+}
+
+/* A multipart's content: GMime takes the kind of a part from its first
+ * Content-Type but its boundary, and whether it is a digest, from the part's
+ * content type, which each Content-Type header replaces, as decoded text
+ * (unfolded, encoded-words decoded): so the boundary comes from the last
+ * one, read the same way. Returns false when the pass must stop. */
+static bool
+open_multipart (prepass_t *pp)
+{
+  g_autofree char *raw = g_strndup (pp->raw + pp->last_start, pp->last_end - pp->last_start);
+  g_autofree char *unfolded = g_mime_utils_header_unfold (raw);
+  g_autofree char *value = g_mime_utils_header_decode_text (parser_options, unfolded);
+  GMimeContentType *ct = g_mime_content_type_parse (parser_options, value);
+  const char *boundary = g_mime_content_type_get_parameter (ct, "boundary");
+  bool ok = true;
+  if (boundary != NULL)
+    ok = push_frame (pp, g_strconcat ("--", boundary, NULL), g_mime_content_type_is_type (ct, "multipart", "digest"));
+  g_object_unref (ct);
+  return ok;
+}
+
+/* The header block ended at 'end' (the start of its closing empty line, or
+ * of the boundary line that cut it short), and its content, if any, starts
+ * at 'content'. Decides what the content is, as GMime will. Returns false
+ * when the pass must stop. */
+static bool
+end_block (prepass_t *pp, gsize end, gsize content, bool has_content)
+{
+  end_field (pp, end);
+  pp->in_headers = false;
+  gsize bytes = end - pp->block_start;
+  if (bytes > PD_MIME_MAX_HEADER_BYTES && pp->big_part == 0)
+    {
+      pp->big_part = pp->parts;
+      pp->big_part_bytes = bytes;
+    }
+  if (!has_content)
+    return true;
+
+  bool message = pp->block_in_digest;
+  if (pp->ct_end != 0)
+    {
+      g_autofree char *value = g_strndup (pp->raw + pp->ct_start, pp->ct_end - pp->ct_start);
+      GMimeContentType *ct = g_mime_content_type_parse (parser_options, value);
+      const char *type = g_mime_content_type_get_media_type (ct);
+      const char *subtype = g_mime_content_type_get_media_subtype (ct);
+      /* GMime reads a Content-Type it cannot parse as application/
+       * octet-stream, but its parser then takes the part's default (a
+       * message, in a digest); the pass cannot tell the two apart and keeps
+       * the default whenever it could apply. */
+      const char *p = value;
+      while (g_ascii_isspace (*p))
+        p++;
+      bool unreadable = g_ascii_strcasecmp (type, "application") == 0
+                        && g_ascii_strcasecmp (subtype, "octet-stream") == 0
+                        && g_ascii_strncasecmp (p, "application/octet-stream", 24) != 0;
+      if (!unreadable)
+        message = false;
+      bool ok = true;
+      if (g_ascii_strcasecmp (type, "multipart") == 0)
+        ok = open_multipart (pp);
+      else if (g_ascii_strcasecmp (type, "message") == 0 && is_rfc822_subtype (subtype))
+        message = true;
+      g_object_unref (ct);
+      if (!ok)
+        return false;
+    }
+  if (message && !pp->encoded)
+    {
+      if (!push_frame (pp, NULL, false))
+        return false;
+      start_block (pp, content, false);
+    }
+  return true;
+}
+
+/* A boundary line of level 'level': the levels inside it end; a closing
+ * line ends the level too, a plain one opens its next part at 'next'. */
+static void
+take_boundary (prepass_t *pp, int level, bool closing, gsize next)
+{
+  guint keep = (guint) level + (closing ? 0 : 1);
+  bool digest = g_array_index (pp->frames, frame_t, level).digest;
+  g_array_set_size (pp->frames, keep);
+  if (closing)
+    pp->in_headers = false;
+  else
+    start_block (pp, next, digest);
+}
+
+/* Counts parts, nesting and header lines of 'raw' and refuses what is over
+ * a PD_MIME_MAX_* limit. Linear in 'len'. */
+static bool
+check_structure (const char *raw, gsize len, GError **err)
+{
+  prepass_t pp = { .raw = raw, .len = len };
+  pp.frames = g_array_new (FALSE, FALSE, sizeof (frame_t));
+  g_array_set_clear_func (pp.frames, frame_clear);
+  start_block (&pp, 0, false);
+
+  bool stopped = false;
+  gsize pos = 0;
+  while (pos < len && !stopped)
+    {
+      const char *line = raw + pos;
+      const char *nl = memchr (line, '\n', len - pos);
+      gsize n = nl != NULL ? (gsize) (nl - line) + 1 : len - pos;
+      gsize next = pos + n;
+      bool closing = false;
+      int level = match_boundary (&pp, line, n, &closing);
+
+      if (pp.in_headers)
+        {
+          if ((n == 1 && line[0] == '\n') || (n == 2 && line[0] == '\r' && line[1] == '\n'))
+            stopped = !end_block (&pp, pos, next, true);
+          else if (level >= 0)
+            {
+              end_block (&pp, pos, pos, false);
+              take_boundary (&pp, level, closing, next);
+            }
+          else
+            {
+              pp.header_lines++;
+              if (line[0] != ' ' && line[0] != '\t')
+                {
+                  end_field (&pp, pos);
+                  start_field (&pp, line, n, pos);
+                }
+            }
+        }
+      else if (level >= 0)
+        take_boundary (&pp, level, closing, next);
+      pos = next;
+    }
+  if (pp.in_headers && !stopped)
+    end_block (&pp, len, len, false);
+  g_array_unref (pp.frames);
+
+  if (stopped)
+    g_set_error (err, PD_ERROR, PD_ERROR_TOO_BIG,
+                 "MIME parts are nested at least %u levels deep, over the %d-level limit", pp.depth,
+                 PD_MIME_MAX_DEPTH);
+  else if (pp.parts > PD_MIME_MAX_PARTS)
+    g_set_error (err, PD_ERROR, PD_ERROR_TOO_BIG, "message has %u MIME parts, over the %d-part limit",
+                 pp.parts, PD_MIME_MAX_PARTS);
+  else if (pp.header_lines > PD_MIME_MAX_HEADER_LINES)
+    g_set_error (err, PD_ERROR, PD_ERROR_TOO_BIG, "message has %u header lines, over the %d-line limit",
+                 pp.header_lines, PD_MIME_MAX_HEADER_LINES);
+  else if (pp.big_part != 0)
+    g_set_error (err, PD_ERROR, PD_ERROR_TOO_BIG,
+                 "header section of MIME part %u is %" G_GSIZE_FORMAT " bytes, over the %d-byte limit",
+                 pp.big_part, pp.big_part_bytes, PD_MIME_MAX_HEADER_BYTES);
+  else
+    return true;
+  return false;
+}
+
 /* ---- The parse ------------------------------------------------------------ */
 
 /* Length of the header section: up to the first empty line (LF or CRLF), or
@@ -1216,12 +1565,14 @@ fill_message (pd_message_t *msg, GMimeMessage *message, const char *raw, gsize l
     }
 
   copy_headers (msg, message);
+  /* Keys borrowed from msg->envelope_to, which outlives the set. */
+  g_autoptr (GHashTable) envelope_seen = g_hash_table_new (g_str_hash, g_str_equal);
   for (guint i = 0; i < msg->headers->len; i++)
     {
       const pd_header_t *h = g_ptr_array_index (msg->headers, i);
       if (g_ascii_strcasecmp (h->name, "Delivered-To") == 0
           || g_ascii_strcasecmp (h->name, "X-Original-To") == 0)
-        add_envelope_address (msg->envelope_to, h->value);
+        add_envelope_address (msg->envelope_to, envelope_seen, h->value);
     }
 
   msg->auto_reply = is_auto_reply (message);
@@ -1284,6 +1635,8 @@ pd_mime_parse (const char *raw, gsize len, guint flags, GError **err)
       g_set_error (err, PD_ERROR, PD_ERROR_PARSE, "not an RFC 5322 message: no header section");
       return NULL;
     }
+  if (!check_structure (raw, len, err))
+    return NULL;
 
   /* GMime reads the caller's bytes in place: the byte array only wraps them
    * (the stream is told it does not own it), and is emptied again below

@@ -246,6 +246,33 @@ test_addresses (void)
 }
 
 static void
+test_many_delivered_to (void)
+{
+  /* 45,000 Delivered-To lines, just under the header size limit: 40,000
+   * addresses, then 5,000 of them again in capitals. Comparing each with
+   * every earlier one took 6 s; each must cost the same however many came
+   * before. */
+  GString *s = g_string_new ("From: loop@example.com\nSubject: looping\n");
+  for (int i = 0; i < 40000; i++)
+    g_string_append_printf (s, "Delivered-To: u%05d@e\n", i);
+  for (int i = 0; i < 5000; i++)
+    g_string_append_printf (s, "Delivered-To: U%05d@E\n", i);
+  g_assert_cmpuint (s->len, <=, PD_MIME_MAX_HEADER_BYTES);
+  g_string_append (s, "\nbody\n");
+
+  gint64 start = g_get_monotonic_time ();
+  g_autoptr (pd_message_t) msg = parse_bytes (s->str, s->len, 0);
+  gint64 took = g_get_monotonic_time () - start;
+  g_test_message ("45,000 Delivered-To headers parsed in %" G_GINT64_FORMAT " us", took);
+  g_assert_cmpint (took, <, time_limit (2 * G_USEC_PER_SEC));
+
+  g_assert_cmpuint (msg->envelope_to->len, ==, 40000);
+  g_assert_cmpstr (g_ptr_array_index (msg->envelope_to, 0), ==, "u00000@e");
+  g_assert_cmpstr (g_ptr_array_index (msg->envelope_to, 39999), ==, "u39999@e");
+  g_string_free (s, TRUE);
+}
+
+static void
 test_group_to (void)
 {
   g_autoptr (pd_message_t) msg = parse_corpus ("group-to.eml", 0);
@@ -840,6 +867,70 @@ test_truncated_multipart (void)
   g_assert_cmpuint (attachment (msg, 0)->size, ==, 57 + 57 + 18);
 }
 
+/* ---- Limits on the shape of a message ------------------------------------------ */
+
+/* Parses what must be refused as too big and checks the reason word for
+ * word. */
+static void
+assert_too_big (const char *raw, gsize len, const char *expected)
+{
+  GError *err = NULL;
+  pd_message_t *msg = pd_mime_parse (raw, len, 0, &err);
+  g_assert_null (msg);
+  g_assert_error (err, PD_ERROR, PD_ERROR_TOO_BIG);
+  g_assert_cmpstr (err->message, ==, expected);
+  g_error_free (err);
+}
+
+/* A multipart/mixed message of 'parts' small named text attachments: with
+ * the message itself, parts + 1 MIME parts. */
+static GString *
+many_parts (guint parts)
+{
+  GString *s = g_string_new ("From: parts@example.com\nSubject: parts\n"
+                             "Content-Type: multipart/mixed; boundary=\"B\"\n\n");
+  for (guint i = 0; i < parts; i++)
+    g_string_append_printf (s, "--B\nContent-Disposition: attachment; filename=\"n%u.txt\"\n\n%u\n", i, i);
+  g_string_append (s, "--B--\n");
+  return s;
+}
+
+/* Lines that start with "--" but are no open boundary (SQL comments, a
+ * signature separator, a closed boundary again) are content, not parts: a
+ * text attachment full of them is ordinary mail. */
+static void
+assert_dashes_are_not_parts (void)
+{
+  GString *s = g_string_new ("From: sql@example.com\nSubject: the dump\n"
+                             "Content-Type: multipart/mixed; boundary=\"B\"\n\n"
+                             "--B\nContent-Type: text/plain\n\nThe dump is attached.\n-- \nAnna\n"
+                             "--B\nContent-Type: text/x-sql\nContent-Disposition: attachment; filename=dump.sql\n\n");
+  for (int i = 0; i < 3 * PD_MIME_MAX_PARTS; i++)
+    g_string_append_printf (s, "-- row %d\n--B-not-a-boundary\nINSERT INTO t VALUES (%d);\n", i, i);
+  g_string_append (s, "--B--\n--B\n--B--\n");
+  g_autoptr (pd_message_t) msg = parse_bytes (s->str, s->len, 0);
+  g_assert_cmpstr (msg->body_text, ==, "The dump is attached.\n-- \nAnna");
+  g_assert_cmpuint (msg->attachments->len, ==, 1);
+  g_assert_cmpstr (attachment (msg, 0)->filename, ==, "dump.sql");
+  g_string_free (s, TRUE);
+}
+
+static void
+test_parts_at_limit (void)
+{
+  g_autoptr (GString) at = many_parts (PD_MIME_MAX_PARTS - 1);
+  g_autoptr (pd_message_t) msg = parse_bytes (at->str, at->len, 0);
+  g_assert_cmpuint (msg->attachments->len, ==, PD_MIME_MAX_PARTS - 1);
+
+  g_autoptr (GString) over = many_parts (PD_MIME_MAX_PARTS);
+  g_autofree char *reason = g_strdup_printf ("message has %d MIME parts, over the %d-part limit",
+                                             PD_MIME_MAX_PARTS + 1, PD_MIME_MAX_PARTS);
+  assert_too_big (over->str, over->len, reason);
+
+  assert_dashes_are_not_parts ();
+}
+
+/* 'levels' multiparts, each the only part of the one around it. */
 static GString *
 deep_nesting (int levels)
 {
@@ -854,17 +945,169 @@ deep_nesting (int levels)
 }
 
 static void
-test_deep_nesting (void)
+test_depth_at_limit (void)
 {
-  g_autoptr (GString) s = deep_nesting (5000);
-  gint64 start = g_get_monotonic_time ();
-  g_autoptr (pd_message_t) msg = parse_bytes (s->str, s->len, 0);
-  gint64 took = g_get_monotonic_time () - start;
-  g_test_message ("5000-deep multipart parsed in %" G_GINT64_FORMAT " us", took);
-  g_assert_cmpint (took, <, time_limit (G_USEC_PER_SEC));
-  g_assert_cmpstr (msg->subject, ==, "deep");
-  g_assert_cmpstr (msg->message_id, ==, "deep@example.com");
+  g_autoptr (GString) at = deep_nesting (PD_MIME_MAX_DEPTH);
+  g_autoptr (pd_message_t) msg = parse_bytes (at->str, at->len, 0);
+  g_assert_cmpstr (msg->body_text, ==, "innermost");
+
+  g_autoptr (GString) over = deep_nesting (PD_MIME_MAX_DEPTH + 1);
+  g_autofree char *reason = g_strdup_printf ("MIME parts are nested at least %d levels deep, over the %d-level limit",
+                                             PD_MIME_MAX_DEPTH + 1, PD_MIME_MAX_DEPTH);
+  assert_too_big (over->str, over->len, reason);
+
+  /* Attached messages are levels too. */
+  GString *chain = g_string_new ("From: fwd@example.com\nSubject: forwarded\n");
+  for (int i = 0; i <= PD_MIME_MAX_DEPTH; i++)
+    g_string_append_printf (chain, "Content-Type: message/rfc822\n\nFrom: fwd%d@example.com\n", i);
+  g_string_append (chain, "\nthe original\n");
+  assert_too_big (chain->str, chain->len, reason);
+  g_string_free (chain, TRUE);
+
+  /* The pass stops at the first level too many, however deep it goes. */
+  g_autoptr (GString) deeper = deep_nesting (5000);
+  assert_too_big (deeper->str, deeper->len, reason);
 }
+
+/* A message with 'lines' header lines in all: three at the top, one
+ * opening the one part, the rest in that part's header section. */
+static GString *
+many_header_lines (guint lines)
+{
+  GString *s = g_string_new ("From: lines@example.com\nSubject: lines\n"
+                             "Content-Type: multipart/mixed; boundary=\"B\"\n\n"
+                             "--B\nContent-Type: text/plain\n");
+  for (guint i = 4; i < lines; i++)
+    g_string_append (s, "X-Line: x\n");
+  g_string_append (s, "\nthe body\n--B--\n");
+  return s;
+}
+
+static void
+test_header_lines_at_limit (void)
+{
+  g_autoptr (GString) at = many_header_lines (PD_MIME_MAX_HEADER_LINES);
+  g_autoptr (pd_message_t) msg = parse_bytes (at->str, at->len, 0);
+  g_assert_cmpstr (msg->body_text, ==, "the body");
+
+  g_autoptr (GString) over = many_header_lines (PD_MIME_MAX_HEADER_LINES + 1);
+  g_autofree char *reason = g_strdup_printf ("message has %d header lines, over the %d-line limit",
+                                             PD_MIME_MAX_HEADER_LINES + 1, PD_MIME_MAX_HEADER_LINES);
+  assert_too_big (over->str, over->len, reason);
+}
+
+static void
+test_part_header_bytes (void)
+{
+  /* The top-level limit holds for every part's header section too. */
+  static const char filler[] = "X-Filler: 01234567890123456789012345678901234567890123456789012345678901234567890123456789\n";
+  GString *s = g_string_new ("From: big@example.com\nSubject: big part header\n"
+                             "Content-Type: multipart/mixed; boundary=\"B\"\n\n"
+                             "--B\nContent-Type: text/plain\n\nfirst\n--B\n");
+  gsize start = s->len;
+  while (s->len - start + strlen (filler) <= PD_MIME_MAX_HEADER_BYTES)
+    g_string_append (s, filler);
+  g_autoptr (pd_message_t) msg = parse_bytes (s->str, s->len, 0);
+  g_assert_cmpstr (msg->body_text, ==, "first");
+
+  g_string_append (s, filler);
+  gsize header_len = s->len - start;
+  g_string_append (s, "\nsecond\n--B--\n");
+  g_autofree char *reason = g_strdup_printf ("header section of MIME part 3 is %" G_GSIZE_FORMAT
+                                             " bytes, over the %d-byte limit",
+                                             header_len, PD_MIME_MAX_HEADER_BYTES);
+  assert_too_big (s->str, s->len, reason);
+  g_string_free (s, TRUE);
+}
+
+/* The bombs of issue 11: a million empty parts in 5 MB took 10 s and 1.3 GB
+ * to parse; 1.5 million header lines in one part took 800 MB. */
+static void
+test_million_empty_parts (void)
+{
+  GString *s = g_string_new ("From: bomb@example.com\nSubject: bomb\n"
+                             "Content-Type: multipart/mixed; boundary=B\n\n");
+  for (int i = 0; i < 1000000; i++)
+    g_string_append (s, "--B\n\n");
+  assert_too_big (s->str, s->len, "message has 1000001 MIME parts, over the 2000-part limit");
+  g_string_free (s, TRUE);
+}
+
+static void
+test_million_header_lines (void)
+{
+  GString *s = g_string_new ("From: bomb@example.com\nSubject: bomb\n"
+                             "Content-Type: multipart/mixed; boundary=B\n\n--B\n");
+  for (int i = 0; i < 1500000; i++)
+    g_string_append (s, "A: b\n");
+  g_string_append (s, "\nbody\n--B--\n");
+  assert_too_big (s->str, s->len, "message has 1500003 header lines, over the 50000-line limit");
+  g_string_free (s, TRUE);
+}
+
+/* Builds a message whose parts are 'n' repeats of 'part' after 'head'. */
+static GString *
+repeat_parts (const char *head, const char *part, guint n, const char *tail)
+{
+  GString *s = g_string_new (head);
+  for (guint i = 0; i < n; i++)
+    g_string_append (s, part);
+  g_string_append (s, tail);
+  return s;
+}
+
+/* The boundary the pass watches for is the one GMime uses, however the
+ * sender wrote it: each trick is first shown to make GMime build parts, then
+ * shown not to get past the limit. */
+static void
+test_boundary_as_gmime_reads_it (void)
+{
+  static const struct {
+    const char *what;
+    const char *head;
+    const char *part;
+    guint parts_per_repeat;
+  } tricks[] = {
+    { "a second Content-Type replaces the boundary of the first",
+      "From: t@example.com\nSubject: t\nContent-Type: multipart/mixed; boundary=A\n"
+      "Content-Type: multipart/mixed; boundary=Z\n\n",
+      "--Z\nContent-Disposition: attachment; filename=x\n\nx\n", 1 },
+    { "an RFC 2231-encoded boundary",
+      "From: t@example.com\nSubject: t\nContent-Type: multipart/mixed; boundary*=us-ascii'en'%5A\n\n",
+      "--Z\nContent-Disposition: attachment; filename=x\n\nx\n", 1 },
+    { "an RFC 2231 boundary in two pieces, folded",
+      "From: t@example.com\nSubject: t\nContent-Type: multipart/mixed;\n boundary*0=\"Z\";\n\tboundary*1=\"Y\"\n\n",
+      "--ZY\nContent-Disposition: attachment; filename=x\n\nx\n", 1 },
+    { "a boundary followed by blanks",
+      "From: t@example.com\nSubject: t\nContent-Type: multipart/mixed; boundary=\"Z \"\n\n",
+      "--Z \t \r\nContent-Disposition: attachment; filename=x\n\nx\n", 1 },
+    { "digest parts without a Content-Type are messages",
+      "From: t@example.com\nSubject: t\nContent-Type: multipart/digest; boundary=Z\n\n",
+      "--Z\n\nFrom: inner@example.com\nContent-Type: multipart/mixed; boundary=Y\n\n"
+      "--Y\nContent-Disposition: attachment; filename=x\n\nx\n--Y\nContent-Disposition: attachment; filename=y\n\ny\n--Y--\n",
+      4 },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (tricks); i++)
+    {
+      g_test_message ("%s", tricks[i].what);
+      g_autoptr (GString) few = repeat_parts (tricks[i].head, tricks[i].part, 3, "");
+      g_autoptr (pd_message_t) msg = parse_bytes (few->str, few->len, 0);
+      /* One attachment per repeat: a file, or in the digest an attached
+       * message (listed, not entered). */
+      g_assert_cmpuint (msg->attachments->len, ==, 3);
+
+      guint n = PD_MIME_MAX_PARTS / tricks[i].parts_per_repeat + 1;
+      g_autoptr (GString) many = repeat_parts (tricks[i].head, tricks[i].part, n, "");
+      GError *err = NULL;
+      pd_message_t *refused = pd_mime_parse (many->str, many->len, 0, &err);
+      g_assert_null (refused);
+      g_assert_error (err, PD_ERROR, PD_ERROR_TOO_BIG);
+      g_assert_true (g_str_has_prefix (err->message, "message has "));
+      g_assert_true (g_str_has_suffix (err->message, " MIME parts, over the 2000-part limit"));
+      g_error_free (err);
+    }
+}
+
 
 static void
 test_huge_header (void)
@@ -1254,6 +1497,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mime/subject/raw-latin1", test_subject_raw_latin1);
 
   g_test_add_func ("/mime/addresses/from-to-cc-reply-to-envelope", test_addresses);
+  g_test_add_func ("/mime/addresses/45000-delivered-to", test_many_delivered_to);
   g_test_add_func ("/mime/addresses/group-syntax", test_group_to);
   g_test_add_func ("/mime/addresses/no-usable-from", test_no_from);
   g_test_add_func ("/mime/headers/in-order-decoded", test_headers_in_order);
@@ -1292,7 +1536,13 @@ main (int argc, char **argv)
   g_test_add_func ("/mime/bounce/not-a-bounce", test_not_a_bounce);
 
   g_test_add_func ("/mime/robust/truncated-multipart", test_truncated_multipart);
-  g_test_add_func ("/mime/robust/deep-nesting", test_deep_nesting);
+  g_test_add_func ("/mime/limits/parts-at-limit", test_parts_at_limit);
+  g_test_add_func ("/mime/limits/depth-at-limit", test_depth_at_limit);
+  g_test_add_func ("/mime/limits/header-lines-at-limit", test_header_lines_at_limit);
+  g_test_add_func ("/mime/limits/part-header-bytes", test_part_header_bytes);
+  g_test_add_func ("/mime/limits/million-empty-parts", test_million_empty_parts);
+  g_test_add_func ("/mime/limits/million-header-lines", test_million_header_lines);
+  g_test_add_func ("/mime/limits/boundary-as-gmime-reads-it", test_boundary_as_gmime_reads_it);
   g_test_add_func ("/mime/robust/huge-header", test_huge_header);
   g_test_add_func ("/mime/robust/header-at-limit", test_header_at_limit);
   g_test_add_func ("/mime/robust/empty-input", test_empty_input);
