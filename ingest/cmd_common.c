@@ -7,11 +7,34 @@
 #include <errno.h>
 #include <string.h>
 
+#include "postdesk/text.h"
+
 int
 pd_cmd_fail (const GError *err)
 {
-  fprintf (stderr, "postdesk: %s\n", err->message);
+  /* Error messages quote file names, header values and configuration
+   * lines, any of which may hold control characters. */
+  g_autofree char *message = pd_text_line (err->message);
+  fprintf (stderr, "postdesk: %s\n", message);
   return pd_error_exit_status (err);
+}
+
+int
+pd_cmd_unknown_subcommand (const char *cmd, const char *given, const char *usage)
+{
+  bool help = given != NULL && (strcmp (given, "--help") == 0 || strcmp (given, "-h") == 0);
+  if (help)
+    {
+      fputs (usage, stdout);
+      return 0;
+    }
+  if (given != NULL)
+    {
+      g_autofree char *shown = pd_text_short (given, 40);
+      fprintf (stderr, "postdesk %s: unknown command '%s'\n", cmd, shown);
+    }
+  fputs (usage, stderr);
+  return 2;
 }
 
 bool
@@ -88,8 +111,9 @@ pd_cmd_open (const pd_global_t *g, pd_store_mode_t mode, pd_config_t **cfg, pd_s
 }
 
 gint64
-pd_cmd_ticket_id (const char *text, const char *prefix)
+pd_cmd_ticket_id (const char *text, const char *prefix, char **ref)
 {
+  *ref = NULL;
   size_t plen = strlen (prefix);
   if (g_ascii_strncasecmp (text, prefix, plen) == 0 && text[plen] == '-')
     text += plen + 1;
@@ -98,5 +122,14 @@ pd_cmd_ticket_id (const char *text, const char *prefix)
   for (const char *p = text; *p != '\0'; p++)
     if (!g_ascii_isdigit (*p))
       return 0;
-  return g_ascii_strtoll (text, NULL, 10);
+  /* The reference is built from the digits as typed, less leading zeros,
+   * so that a number too large for any ticket is still named as given
+   * rather than as the largest 64-bit number. */
+  while (text[0] == '0' && text[1] != '\0')
+    text++;
+  *ref = g_strdup_printf ("%s-%s", prefix, text);
+  guint64 n = 0;
+  if (!g_ascii_string_to_unsigned (text, 10, 1, G_MAXINT64, &n, NULL))
+    return 0;
+  return (gint64) n;
 }

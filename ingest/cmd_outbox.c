@@ -5,6 +5,7 @@
 
 #include "postdesk/cmd.h"
 #include "postdesk/output.h"
+#include "postdesk/text.h"
 
 static JsonNode *
 outbox_json (gconstpointer item, gconstpointer unused)
@@ -16,12 +17,8 @@ outbox_json (gconstpointer item, gconstpointer unused)
 int
 pd_cmd_outbox (const pd_global_t *g, int argc, char **argv)
 {
-  bool help = argc >= 2 && (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0);
   if (argc < 2 || strcmp (argv[1], "list") != 0)
-    {
-      fprintf (help ? stdout : stderr, "Usage: postdesk outbox list [--json]\n");
-      return help ? 0 : 2;
-    }
+    return pd_cmd_unknown_subcommand ("outbox", argc >= 2 ? argv[1] : NULL, "Usage: postdesk outbox list [--json]\n");
   argc--;
   argv++;
   gboolean json = FALSE;
@@ -35,7 +32,8 @@ pd_cmd_outbox (const pd_global_t *g, int argc, char **argv)
     return rc;
   if (argc != 1)
     {
-      fprintf (stderr, "postdesk outbox list: unexpected argument '%s'\n", argv[1]);
+      g_autofree char *shown = pd_text_short (argv[1], 40);
+      fprintf (stderr, "postdesk outbox list: unexpected argument '%s'\n", shown);
       return 2;
     }
   g_autoptr (pd_config_t) cfg = NULL;
@@ -60,8 +58,12 @@ pd_cmd_outbox (const pd_global_t *g, int argc, char **argv)
     {
       const pd_outbox_item_t *o = g_ptr_array_index (items, i);
       g_autofree char *ref = pd_ticket_ref (cfg->ticket_prefix, o->ticket_id);
-      g_autofree char *to = g_strjoinv (", ", o->to);
-      printf ("%-6" G_GINT64_FORMAT " %-10s %-8s %-8s %-8d %s\n", o->id, ref, o->kind, o->status, o->attempts, to);
+      g_autofree char *joined = g_strjoinv (", ", o->to);
+      /* Recipients come from mail, so they are shown like any message text. */
+      g_autofree char *to = pd_text_line (joined);
+      g_autofree char *kind = pd_text_line (o->kind);
+      g_autofree char *status = pd_text_line (o->status);
+      printf ("%-6" G_GINT64_FORMAT " %-10s %-8s %-8s %-8d %s\n", o->id, ref, kind, status, o->attempts, to);
     }
   return 0;
 }

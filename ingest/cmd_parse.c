@@ -7,6 +7,7 @@
 #include "postdesk/mime.h"
 #include "postdesk/output.h"
 #include "postdesk/source.h"
+#include "postdesk/text.h"
 
 typedef struct {
   bool json;
@@ -19,24 +20,27 @@ show (const char *raw, gsize len, const char *origin, gpointer data, GError **er
 {
   (void) err;
   parse_ctx_t *ctx = data;
+  /* File names are shown like message text: they can hold anything. */
+  g_autofree char *where = pd_text_line (origin);
   if (++ctx->count > 1)
     {
       if (ctx->count == 2)
         fprintf (stderr, "postdesk parse: more than one message given (%s is the second); showing only the first\n",
-                 origin);
+                 where);
       return true;
     }
   GError *perr = NULL;
   g_autoptr (pd_message_t) msg = pd_mime_parse (raw, len, 0, &perr);
   if (msg == NULL)
     {
-      fprintf (stderr, "postdesk: %s: %s\n", origin, perr->message);
+      g_autofree char *why = pd_text_line (perr->message);
+      fprintf (stderr, "postdesk: %s: %s\n", where, why);
       g_error_free (perr);
       ctx->status = 1;
       return true;
     }
   if (msg->from == NULL)
-    fprintf (stderr, "postdesk: %s: no usable sender; ingest would quarantine this message\n", origin);
+    fprintf (stderr, "postdesk: %s: no usable sender; ingest would quarantine this message\n", where);
   if (ctx->json)
     {
       g_autoptr (JsonNode) node = pd_json_parsed_message (msg);

@@ -8,6 +8,7 @@
 #include "postdesk/cmd.h"
 #include "postdesk/output.h"
 #include "postdesk/pipeline.h"
+#include "postdesk/text.h"
 
 static int
 fail (GError *err)
@@ -17,13 +18,20 @@ fail (GError *err)
   return rc;
 }
 
+/* A quarantine id: > 0, or 0 when 'text' is not a number, or -1 when it is
+ * a number too large for any entry (which then does not exist). */
 static gint64
 parse_id (const char *text)
 {
+  if (*text == '\0')
+    return 0;
   for (const char *p = text; *p != '\0'; p++)
     if (!g_ascii_isdigit (*p))
       return 0;
-  return g_ascii_strtoll (text, NULL, 10);
+  guint64 n = 0;
+  if (!g_ascii_string_to_unsigned (text, 10, 0, G_MAXINT64, &n, NULL))
+    return -1;
+  return (gint64) n;
 }
 
 /* The entry named by the one argument of show and retry, with its raw
@@ -33,7 +41,13 @@ open_entry (const pd_global_t *g, const char *cmd, pd_store_mode_t mode, int arg
             pd_store_t **store, pd_quarantine_item_t **q, GBytes **raw)
 {
   gint64 id = argc == 2 ? parse_id (argv[1]) : 0;
-  if (id <= 0)
+  if (id < 0)
+    {
+      g_autofree char *shown = pd_text_short (argv[1], 40);
+      fprintf (stderr, "postdesk: no quarantine entry %s\n", shown);
+      return 1;
+    }
+  if (id == 0)
     {
       fprintf (stderr, "postdesk quarantine %s: give one quarantine ID (a number from 'quarantine list')\n", cmd);
       return 2;
@@ -69,7 +83,8 @@ quarantine_list (const pd_global_t *g, int argc, char **argv)
     return rc;
   if (argc != 1)
     {
-      fprintf (stderr, "postdesk quarantine list: unexpected argument '%s'\n", argv[1]);
+      g_autofree char *shown = pd_text_short (argv[1], 40);
+      fprintf (stderr, "postdesk quarantine list: unexpected argument '%s'\n", shown);
       return 2;
     }
   g_autoptr (pd_config_t) cfg = NULL;
@@ -90,8 +105,10 @@ quarantine_list (const pd_global_t *g, int argc, char **argv)
     {
       const pd_quarantine_item_t *q = g_ptr_array_index (items, i);
       g_autofree char *at = pd_time_format (q->received_at);
-      printf ("%-6" G_GINT64_FORMAT " %-20s %-10" G_GINT64_FORMAT " %-9s %s\n", q->id, at, q->size, q->status,
-              q->reason);
+      /* A reason may quote the message (a header it could not read). */
+      g_autofree char *status = pd_text_line (q->status);
+      g_autofree char *reason = pd_text_line (q->reason);
+      printf ("%-6" G_GINT64_FORMAT " %-20s %-10" G_GINT64_FORMAT " %-9s %s\n", q->id, at, q->size, status, reason);
     }
   return 0;
 }
@@ -106,7 +123,9 @@ quarantine_show (const pd_global_t *g, int argc, char **argv)
   };
   int rc;
   if (!pd_cmd_parse_options ("quarantine show", "ID",
-                             "Shows why a message is held, then its raw bytes exactly as received.",
+                             "Shows why a message is held, then the message with control characters\n"
+                             "and bytes that are not UTF-8 shown as \\xNN; --raw prints the bytes\n"
+                             "exactly as received.",
                              entries, &argc, &argv, &rc))
     return rc;
   g_autoptr (pd_config_t) cfg = NULL;
@@ -115,26 +134,42 @@ quarantine_show (const pd_global_t *g, int argc, char **argv)
   g_autoptr (GBytes) raw = NULL;
   if ((rc = open_entry (g, "show", PD_STORE_READ, argc, argv, &cfg, &store, &q, &raw)) != 0)
     return rc;
-  if (!raw_only)
-    {
-      g_autofree char *at = pd_time_format (q->received_at);
-      printf ("Quarantine: %" G_GINT64_FORMAT "\nStatus: %s\nReason: %s\nReceived: %s\nSize: %" G_GINT64_FORMAT
-              " bytes\n",
-              q->id, q->status, q->reason, at, q->size);
-      if (q->mailbox != NULL)
-        printf ("Mailbox: %s\n", q->mailbox);
-      if (q->origin != NULL)
-        printf ("Origin: %s\n", q->origin);
-      if (q->ticket_id > 0)
-        {
-          g_autofree char *ref = pd_ticket_ref (cfg->ticket_prefix, q->ticket_id);
-          printf ("Ticket: %s\n", ref);
-        }
-      printf ("\n");
-    }
   gsize len;
   const char *bytes = g_bytes_get_data (raw, &len);
-  fwrite (bytes, 1, len, stdout);
+  if (raw_only)
+    {
+      /* Asked for the bytes exactly as received: to save or to pipe. */
+      fwrite (bytes, 1, len, stdout);
+      return 0;
+    }
+  g_autofree char *at = pd_time_format (q->received_at);
+  g_autofree char *status = pd_text_line (q->status);
+  g_autofree char *reason = pd_text_line (q->reason);
+  printf ("Quarantine: %" G_GINT64_FORMAT "\nStatus: %s\nReason: %s\nReceived: %s\nSize: %" G_GINT64_FORMAT
+          " bytes\n",
+          q->id, status, reason, at, q->size);
+  if (q->mailbox != NULL)
+    {
+      g_autofree char *mailbox = pd_text_line (q->mailbox);
+      printf ("Mailbox: %s\n", mailbox);
+    }
+  if (q->origin != NULL)
+    {
+      g_autofree char *origin = pd_text_line (q->origin);
+      printf ("Origin: %s\n", origin);
+    }
+  if (q->ticket_id > 0)
+    {
+      g_autofree char *ref = pd_ticket_ref (cfg->ticket_prefix, q->ticket_id);
+      printf ("Ticket: %s\n", ref);
+    }
+  /* Held mail is what postdesk could not handle, often binary or hostile:
+   * shown for reading, with every control character and every byte that
+   * is not UTF-8 made visible (see text.h), never raw. */
+  g_autofree char *shown = pd_text_block (bytes, len);
+  printf ("\n%s", shown);
+  if (len > 0 && bytes[len - 1] != '\n')
+    printf ("\n");
   return 0;
 }
 
@@ -184,7 +219,8 @@ quarantine_retry (const pd_global_t *g, int argc, char **argv)
       g_autoptr (GBytes) unused = NULL;
       if (!pd_store_quarantine_get (store, id, &again, &unused, &err))
         return fail (err);
-      fprintf (stderr, "postdesk: quarantine %" G_GINT64_FORMAT " is still held: %s\n", id, again->reason);
+      g_autofree char *reason = pd_text_line (again->reason);
+      fprintf (stderr, "postdesk: quarantine %" G_GINT64_FORMAT " is still held: %s\n", id, reason);
       return 1;
     }
   g_autofree char *ref = pd_ticket_ref (cfg->ticket_prefix, result);
@@ -204,10 +240,8 @@ pd_cmd_quarantine (const pd_global_t *g, int argc, char **argv)
     return quarantine_show (g, argc - 1, argv + 1);
   if (argc >= 2 && strcmp (argv[1], "retry") == 0)
     return quarantine_retry (g, argc - 1, argv + 1);
-  bool help = argc >= 2 && (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0);
-  fprintf (help ? stdout : stderr,
-           "Usage: postdesk quarantine list [--json] [--all]\n"
-           "       postdesk quarantine show [--raw] ID\n"
-           "       postdesk quarantine retry ID\n");
-  return help ? 0 : 2;
+  return pd_cmd_unknown_subcommand ("quarantine", argc >= 2 ? argv[1] : NULL,
+                                    "Usage: postdesk quarantine list [--json] [--all]\n"
+                                    "       postdesk quarantine show [--raw] ID\n"
+                                    "       postdesk quarantine retry ID\n");
 }

@@ -5,6 +5,7 @@
 
 #include "postdesk/cmd.h"
 #include "postdesk/output.h"
+#include "postdesk/text.h"
 
 static const char *const statuses[] = { "new", "open", "pending", "solved", "closed", NULL };
 
@@ -30,13 +31,15 @@ tickets_list (const pd_global_t *g, int argc, char **argv)
   g_autofree char *status = status_opt;
   if (argc != 1)
     {
-      fprintf (stderr, "postdesk tickets list: unexpected argument '%s'\n", argv[1]);
+      g_autofree char *shown = pd_text_short (argv[1], 40);
+      fprintf (stderr, "postdesk tickets list: unexpected argument '%s'\n", shown);
       return 2;
     }
   if (status != NULL && !g_strv_contains (statuses, status))
     {
+      g_autofree char *shown = pd_text_short (status, 40);
       fprintf (stderr, "postdesk tickets list: --status '%s' is not one of new, open, pending, solved, closed\n",
-               status);
+               shown);
       return 2;
     }
   g_autoptr (pd_config_t) cfg = NULL;
@@ -80,17 +83,31 @@ tickets_show (const pd_global_t *g, int argc, char **argv)
   g_autoptr (pd_store_t) store = NULL;
   if ((rc = pd_cmd_open (g, PD_STORE_READ, &cfg, &store)) != 0)
     return rc;
-  gint64 id = pd_cmd_ticket_id (argv[1], cfg->ticket_prefix);
-  if (id <= 0)
+  g_autofree char *ref = NULL;
+  gint64 id = pd_cmd_ticket_id (argv[1], cfg->ticket_prefix, &ref);
+  if (ref == NULL)
     {
-      fprintf (stderr, "postdesk tickets show: '%s' is not a ticket ID (42 or %s-42)\n", argv[1], cfg->ticket_prefix);
+      g_autofree char *shown = pd_text_short (argv[1], 40);
+      fprintf (stderr, "postdesk tickets show: '%s' is not a ticket ID (42 or %s-42)\n", shown, cfg->ticket_prefix);
       return 2;
     }
   GError *err = NULL;
   g_autoptr (pd_ticket_t) t = NULL;
   g_autoptr (GPtrArray) messages = NULL;
-  if (!pd_store_ticket_get (store, id, &t, &err) || !pd_store_ticket_messages (store, id, &messages, &err))
+  /* A number too large for any ticket (id 0) is a ticket that does not
+   * exist, like any other. */
+  if (id == 0)
+    g_set_error (&err, PD_ERROR, PD_ERROR_NOT_FOUND, "no such ticket");
+  if (err != NULL || !pd_store_ticket_get (store, id, &t, &err)
+      || !pd_store_ticket_messages (store, id, &messages, &err))
     {
+      /* The store names the row it did not find; a person wants the
+       * reference they typed. */
+      if (g_error_matches (err, PD_ERROR, PD_ERROR_NOT_FOUND) && t == NULL)
+        {
+          g_clear_error (&err);
+          g_set_error (&err, PD_ERROR, PD_ERROR_NOT_FOUND, "no such ticket %s", ref);
+        }
       rc = pd_cmd_fail (err);
       g_error_free (err);
       return rc;
@@ -112,9 +129,7 @@ pd_cmd_tickets (const pd_global_t *g, int argc, char **argv)
     return tickets_list (g, argc - 1, argv + 1);
   if (argc >= 2 && strcmp (argv[1], "show") == 0)
     return tickets_show (g, argc - 1, argv + 1);
-  bool help = argc >= 2 && (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0);
-  fprintf (help ? stdout : stderr,
-           "Usage: postdesk tickets list [--json] [--status S]\n"
-           "       postdesk tickets show [--json] ID\n");
-  return help ? 0 : 2;
+  return pd_cmd_unknown_subcommand ("tickets", argc >= 2 ? argv[1] : NULL,
+                                    "Usage: postdesk tickets list [--json] [--status S]\n"
+                                    "       postdesk tickets show [--json] ID\n");
 }

@@ -8,6 +8,11 @@
 #include <string.h>
 
 #include "postdesk/mime.h"
+#include "postdesk/text.h"
+
+/* How much of a line or value an error message quotes: enough to find it,
+ * never a screenful of whatever the file holds. */
+#define SHOWN_CHARS 40
 
 /* Mail providers whose users are strangers to each other: two senders at
  * gmail.com are not "the same organisation" for threading. Admins replace
@@ -91,39 +96,127 @@ static void
 set_key_error (GError **err, const char *path, const char *text,
                const char *section, const char *key, const char *fmt, ...) G_GNUC_PRINTF (6, 7);
 
-/* GKeyFile accepts "key[de] = value" as a translation of key and lists it
- * nowhere, so such a line would be silently ignored; postdesk has no
- * localised settings, so it is an error like any other unknown key. */
+/* GKeyFile's own errors name no line and quote the offending line raw,
+ * binary garbage included, so every line is checked here first, with its
+ * number. A line is blank, a # comment, a [section] header or key = value
+ * inside a section. GKeyFile also accepts "key[de] = value" as a
+ * translation of key and lists it nowhere, so such a line would be
+ * silently ignored; postdesk has no localised settings, so it is an error
+ * like any other unknown key. */
 static bool
-check_no_localised_keys (const char *path, const char *text, GError **err)
+check_lines (const char *path, const char *text, gsize len, GError **err)
 {
+  const char *nul = memchr (text, '\0', len);
+  if (nul != NULL)
+    {
+      int line = 1;
+      for (const char *p = text; p < nul; p++)
+        line += *p == '\n';
+      g_set_error (err, PD_ERROR, PD_ERROR_CONFIG, "%s:%d: a NUL byte: this is not a text file", path, line);
+      return false;
+    }
   g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
-  g_autofree char *section = g_strdup ("");
+  g_autofree char *section = NULL;
   for (int i = 0; lines[i] != NULL; i++)
     {
       const char *l = lines[i];
-      while (*l == ' ' || *l == '\t')
-        l++;
+      g_autofree char *shown = pd_text_short (g_strstrip (lines[i]), SHOWN_CHARS);
+      if (!g_utf8_validate (l, -1, NULL))
+        {
+          g_set_error (err, PD_ERROR, PD_ERROR_CONFIG, "%s:%d: not UTF-8 text: '%s'", path, i + 1, shown);
+          return false;
+        }
       if (*l == '#' || *l == '\0')
         continue;
       if (*l == '[')
         {
           const char *end = strchr (l, ']');
+          if (end == NULL || end[1] != '\0')
+            {
+              g_set_error (err, PD_ERROR, PD_ERROR_CONFIG,
+                           "%s:%d: a section header is [name] alone on its line: '%s'", path, i + 1, shown);
+              return false;
+            }
+          g_autofree char *name = g_strndup (l + 1, end - l - 1);
           g_free (section);
-          section = end != NULL ? g_strndup (l + 1, end - l - 1) : g_strdup (l + 1);
+          section = pd_text_short (name, SHOWN_CHARS);
           continue;
         }
       const char *eq = strchr (l, '=');
-      const char *bracket = strchr (l, '[');
-      if (eq != NULL && bracket != NULL && bracket < eq)
+      if (eq == NULL || eq == l)
         {
-          g_autofree char *key = g_strstrip (g_strndup (l, eq - l));
           g_set_error (err, PD_ERROR, PD_ERROR_CONFIG,
-                       "%s:%d: [%s] %s: localised keys are not supported", path, i + 1, section, key);
+                       "%s:%d: not a setting (key = value), a [section] or a # comment: '%s'", path, i + 1, shown);
+          return false;
+        }
+      g_autofree char *key = g_strstrip (g_strndup (l, eq - l));
+      g_autofree char *shown_key = pd_text_short (key, SHOWN_CHARS);
+      if (section == NULL)
+        {
+          g_set_error (err, PD_ERROR, PD_ERROR_CONFIG,
+                       "%s:%d: %s: a setting before any section (start with [postdesk])", path, i + 1, shown_key);
+          return false;
+        }
+      if (strchr (key, '[') != NULL)
+        {
+          g_set_error (err, PD_ERROR, PD_ERROR_CONFIG,
+                       "%s:%d: [%s] %s: localised keys are not supported", path, i + 1, section, shown_key);
           return false;
         }
     }
   return true;
+}
+
+/* The edit distance between 'a' and 'b' (optimal string alignment: an
+ * insertion, a deletion, a substitution or a swap of two neighbours each
+ * count one), ignoring ASCII case. */
+static gsize
+edit_distance (const char *a, const char *b)
+{
+  gsize n = strlen (a), m = strlen (b);
+  g_autofree gsize *d = g_new (gsize, (n + 1) * (m + 1));
+#define D(i, j) d[(i) * (m + 1) + (j)]
+  for (gsize i = 0; i <= n; i++)
+    D (i, 0) = i;
+  for (gsize j = 0; j <= m; j++)
+    D (0, j) = j;
+  for (gsize i = 1; i <= n; i++)
+    for (gsize j = 1; j <= m; j++)
+      {
+        gsize cost = g_ascii_tolower (a[i - 1]) == g_ascii_tolower (b[j - 1]) ? 0 : 1;
+        gsize best = MIN (MIN (D (i - 1, j) + 1, D (i, j - 1) + 1), D (i - 1, j - 1) + cost);
+        if (i > 1 && j > 1 && g_ascii_tolower (a[i - 1]) == g_ascii_tolower (b[j - 2])
+            && g_ascii_tolower (a[i - 2]) == g_ascii_tolower (b[j - 1]))
+          best = MIN (best, D (i - 2, j - 2) + 1);
+        D (i, j) = best;
+      }
+  gsize result = D (n, m);
+#undef D
+  return result;
+}
+
+const char *
+pd_config_suggest (const char *section, const char *key)
+{
+  const char *best = NULL;
+  gsize best_distance = G_MAXSIZE;
+  for (gsize i = 0; i < G_N_ELEMENTS (known_keys); i++)
+    {
+      const char *candidate = key != NULL ? known_keys[i].key : known_keys[i].section;
+      if (key != NULL && strcmp (known_keys[i].section, section) != 0)
+        continue;
+      gsize distance = edit_distance (key != NULL ? key : section, candidate);
+      if (distance < best_distance)
+        {
+          best = candidate;
+          best_distance = distance;
+        }
+    }
+  /* A guess further off than a third of the word is noise, not help. */
+  gsize typed = strlen (key != NULL ? key : section);
+  if (best == NULL || best_distance == 0 || best_distance > MAX (1, typed / 3))
+    return NULL;
+  return best;
 }
 
 static void
@@ -136,10 +229,14 @@ set_key_error (GError **err, const char *path, const char *text,
   va_end (ap);
   int line = text != NULL ? line_of (text, section, key) : 0;
   g_autofree char *where = line > 0 ? g_strdup_printf ("%s:%d", path, line) : g_strdup (path);
+  /* What the file says is quoted only in a safe, short form (text.h). */
+  g_autofree char *shown_what = pd_text_line (what);
+  g_autofree char *shown_section = pd_text_short (section, SHOWN_CHARS);
+  g_autofree char *shown_key = pd_text_short (key, SHOWN_CHARS);
   if (key != NULL)
-    g_set_error (err, PD_ERROR, PD_ERROR_CONFIG, "%s: [%s] %s: %s", where, section, key, what);
+    g_set_error (err, PD_ERROR, PD_ERROR_CONFIG, "%s: [%s] %s: %s", where, shown_section, shown_key, shown_what);
   else
-    g_set_error (err, PD_ERROR, PD_ERROR_CONFIG, "%s: [%s]: %s", where, section, what);
+    g_set_error (err, PD_ERROR, PD_ERROR_CONFIG, "%s: [%s]: %s", where, shown_section, shown_what);
 }
 
 /* A value may end with a comment after whitespace ("SUP   # token"), as in
@@ -277,24 +374,25 @@ pd_config_load (const char *path, pd_config_t **out, GError **err)
 {
   *out = NULL;
   g_autofree char *text = NULL;
+  gsize len = 0;
   GError *local = NULL;
-  if (!g_file_get_contents (path, &text, NULL, &local))
+  if (!g_file_get_contents (path, &text, &len, &local))
     {
       g_set_error (err, PD_ERROR, PD_ERROR_CONFIG, "%s: cannot read configuration: %s", path,
                    local->message);
       g_error_free (local);
       return false;
     }
+  if (!check_lines (path, text, len, err))
+    return false;
   g_autoptr (GKeyFile) kf = g_key_file_new ();
-  if (!g_key_file_load_from_data (kf, text, -1, G_KEY_FILE_NONE, &local))
+  if (!g_key_file_load_from_data (kf, text, len, G_KEY_FILE_NONE, &local))
     {
-      g_set_error (err, PD_ERROR, PD_ERROR_CONFIG, "%s: %s", path, local->message);
+      g_autofree char *why = pd_text_short (local->message, 2 * SHOWN_CHARS);
+      g_set_error (err, PD_ERROR, PD_ERROR_CONFIG, "%s: %s", path, why);
       g_error_free (local);
       return false;
     }
-
-  if (!check_no_localised_keys (path, text, err))
-    return false;
 
   g_autoptr (pd_config_t) cfg = pd_config_new_default ();
   g_free (cfg->dir);
@@ -314,8 +412,12 @@ pd_config_load (const char *path, pd_config_t **out, GError **err)
       const char *section = groups[g];
       if (find_known (section, NULL) == NULL)
         {
-          set_key_error (err, path, text, section, NULL,
-                         "unknown section (known: [postdesk], [staff])");
+          const char *near = pd_config_suggest (section, NULL);
+          if (near != NULL)
+            set_key_error (err, path, text, section, NULL,
+                           "unknown section; did you mean [%s]? (known: [postdesk], [staff])", near);
+          else
+            set_key_error (err, path, text, section, NULL, "unknown section (known: [postdesk], [staff])");
           return false;
         }
       g_auto (GStrv) keys = g_key_file_get_keys (kf, section, NULL, NULL);
@@ -325,7 +427,11 @@ pd_config_load (const char *path, pd_config_t **out, GError **err)
           const known_key_t *known = find_known (section, key);
           if (known == NULL)
             {
-              set_key_error (err, path, text, section, key, "unknown key");
+              const char *near = pd_config_suggest (section, key);
+              if (near != NULL)
+                set_key_error (err, path, text, section, key, "unknown key; did you mean '%s'?", near);
+              else
+                set_key_error (err, path, text, section, key, "unknown key");
               return false;
             }
           g_autofree char *raw = g_key_file_get_string (kf, section, key, &local);
@@ -336,6 +442,7 @@ pd_config_load (const char *path, pd_config_t **out, GError **err)
               return false;
             }
           char *value = strip_inline_comment (raw);
+          g_autofree char *shown = pd_text_short (value, SHOWN_CHARS);
           switch (known->kind)
             {
             case KEY_PATH:
@@ -356,7 +463,7 @@ pd_config_load (const char *path, pd_config_t **out, GError **err)
               if (!valid_address (value))
                 {
                   set_key_error (err, path, text, section, key,
-                                 "'%s' is not a mail address (expected e.g. support@example.com)", value);
+                                 "'%s' is not a mail address (expected e.g. support@example.com)", shown);
                   return false;
                 }
               g_free (cfg->support_address);
@@ -376,7 +483,7 @@ pd_config_load (const char *path, pd_config_t **out, GError **err)
                 {
                   set_key_error (err, path, text, section, key,
                                  "'%s' is not a ticket prefix (1 to 16 letters and digits, starting with a letter)",
-                                 value);
+                                 shown);
                   return false;
                 }
               g_free (cfg->ticket_prefix);
@@ -390,7 +497,7 @@ pd_config_load (const char *path, pd_config_t **out, GError **err)
                 if (errno != 0 || end == value || *end != '\0' || n < 1024 || n > 512 * 1024 * 1024)
                   {
                     set_key_error (err, path, text, section, key,
-                                   "'%s' is not a size in bytes between 1024 and 536870912", value);
+                                   "'%s' is not a size in bytes between 1024 and 536870912", shown);
                     return false;
                   }
                 cfg->max_message_bytes = n;
@@ -405,7 +512,8 @@ pd_config_load (const char *path, pd_config_t **out, GError **err)
                                                               : strchr (list[i], '@') == NULL && strchr (list[i], '.') != NULL;
                     if (!ok)
                       {
-                        set_key_error (err, path, text, section, key, "'%s' is not a %s", list[i],
+                        g_autofree char *item = pd_text_short (list[i], SHOWN_CHARS);
+                        set_key_error (err, path, text, section, key, "'%s' is not a %s", item,
                                        strcmp (key, "addresses") == 0 ? "mail address" : "domain");
                         g_strfreev (list);
                         return false;

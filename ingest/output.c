@@ -1,8 +1,16 @@
-/* output.c - JSON documents of the command-line contract and text views. */
+/* output.c - JSON documents of the command-line contract and text views.
+ *
+ * Both kinds of output are written in one place each: pd_json_print writes
+ * every JSON document (json-glib only builds the tree), and every text view
+ * passes what came from a message through text.h before printing it. */
 #include "postdesk/output.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "postdesk/text.h"
 
 char *
 pd_ticket_ref (const char *prefix, gint64 id)
@@ -224,16 +232,151 @@ pd_json_quarantine_item (const pd_quarantine_item_t *q)
   return json_builder_get_root (b);
 }
 
+/* JSON text of one string, exact and strict. json-glib 1.6 writes U+001F
+ * raw inside strings, which strict parsers reject, so postdesk writes JSON
+ * itself: every character below U+0020 is escaped (RFC 8259 requires it),
+ * and so are DEL and U+2028/U+2029, which are legal JSON but act on
+ * terminals and JavaScript. The escaped string still decodes to exactly the
+ * original text. Bytes that are not UTF-8 cannot be represented in JSON at
+ * all; the parsers hand postdesk UTF-8, but should one slip through it
+ * becomes U+FFFD rather than an invalid document. */
+static void
+write_json_string (GString *out, const char *s)
+{
+  g_autofree char *valid = g_utf8_validate (s, -1, NULL) ? NULL : g_utf8_make_valid (s, -1);
+  if (valid != NULL)
+    s = valid;
+  g_string_append_c (out, '"');
+  for (const char *p = s; *p != '\0'; p++)
+    {
+      unsigned char c = (unsigned char) *p;
+      switch (c)
+        {
+        case '"':
+          g_string_append (out, "\\\"");
+          break;
+        case '\\':
+          g_string_append (out, "\\\\");
+          break;
+        case '\n':
+          g_string_append (out, "\\n");
+          break;
+        case '\r':
+          g_string_append (out, "\\r");
+          break;
+        case '\t':
+          g_string_append (out, "\\t");
+          break;
+        case '\b':
+          g_string_append (out, "\\b");
+          break;
+        case '\f':
+          g_string_append (out, "\\f");
+          break;
+        default:
+          if (c < 0x20 || c == 0x7f)
+            g_string_append_printf (out, "\\u%04x", c);
+          else if (c == 0xe2 && (unsigned char) p[1] == 0x80 && ((unsigned char) p[2] == 0xa8 || (unsigned char) p[2] == 0xa9))
+            {
+              g_string_append_printf (out, "\\u%04x", (unsigned char) p[2] == 0xa8 ? 0x2028 : 0x2029);
+              p += 2;
+            }
+          else
+            g_string_append_c (out, (char) c);
+        }
+    }
+  g_string_append_c (out, '"');
+}
+
+static void
+indent (GString *out, guint depth)
+{
+  g_string_append_c (out, '\n');
+  for (guint i = 0; i < depth; i++)
+    g_string_append (out, "  ");
+}
+
+/* Writes 'node' pretty-printed with two spaces per level. */
+static void
+write_json_node (GString *out, JsonNode *node, guint depth)
+{
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_NULL:
+      g_string_append (out, "null");
+      return;
+    case JSON_NODE_VALUE:
+      switch (json_node_get_value_type (node))
+        {
+        case G_TYPE_INT64:
+          g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
+          return;
+        case G_TYPE_BOOLEAN:
+          g_string_append (out, json_node_get_boolean (node) ? "true" : "false");
+          return;
+        case G_TYPE_DOUBLE:
+          {
+            char buf[G_ASCII_DTOSTR_BUF_SIZE];
+            g_string_append (out, g_ascii_dtostr (buf, sizeof buf, json_node_get_double (node)));
+            return;
+          }
+        case G_TYPE_STRING:
+          write_json_string (out, json_node_get_string (node));
+          return;
+        default:
+          g_assert_not_reached ();
+        }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *arr = json_node_get_array (node);
+        guint n = json_array_get_length (arr);
+        g_string_append_c (out, '[');
+        for (guint i = 0; i < n; i++)
+          {
+            if (i > 0)
+              g_string_append_c (out, ',');
+            indent (out, depth + 1);
+            write_json_node (out, json_array_get_element (arr, i), depth + 1);
+          }
+        if (n > 0)
+          indent (out, depth);
+        g_string_append_c (out, ']');
+        return;
+      }
+    case JSON_NODE_OBJECT:
+      {
+        /* Members in the order they were added: the contract's order. */
+        JsonObjectIter iter;
+        const char *name;
+        JsonNode *member;
+        bool first = true;
+        g_string_append_c (out, '{');
+        json_object_iter_init_ordered (&iter, json_node_get_object (node));
+        while (json_object_iter_next_ordered (&iter, &name, &member))
+          {
+            if (!first)
+              g_string_append_c (out, ',');
+            first = false;
+            indent (out, depth + 1);
+            write_json_string (out, name);
+            g_string_append (out, ": ");
+            write_json_node (out, member, depth + 1);
+          }
+        if (!first)
+          indent (out, depth);
+        g_string_append_c (out, '}');
+        return;
+      }
+    }
+}
+
 void
 pd_json_print (JsonNode *node)
 {
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  json_generator_set_pretty (gen, TRUE);
-  json_generator_set_indent (gen, 2);
-  json_generator_set_root (gen, node);
-  g_autofree char *text = json_generator_to_data (gen, NULL);
-  fputs (text, stdout);
-  fputc ('\n', stdout);
+  g_autoptr (GString) text = g_string_new (NULL);
+  write_json_node (text, node, 0);
+  g_string_append_c (text, '\n');
+  fwrite (text->str, 1, text->len, stdout);
 }
 
 void
@@ -247,15 +390,52 @@ pd_json_print_list (const GPtrArray *items, pd_json_fn to_json, gconstpointer da
   pd_json_print (node);
 }
 
+/* ---- text views ---------------------------------------------------------
+ * Every value from a message is printed through pd_text_line (one line,
+ * no controls) or, for bodies, pd_text_block; see text.h. */
+
+/* "Name <address>", or the address alone, safe to print (transfer full). */
+static char *
+address_text (const pd_address_t *a)
+{
+  g_autofree char *addr = pd_text_line (a->address);
+  if (a->name == NULL || *a->name == '\0')
+    return g_steal_pointer (&addr);
+  g_autofree char *name = pd_text_line (a->name);
+  return g_strdup_printf ("%s <%s>", name, addr);
+}
+
+bool
+pd_output_is_terminal (void)
+{
+  return isatty (STDOUT_FILENO) == 1;
+}
+
+/* Times for people: the local zone on a terminal, where a person reads
+ * them; UTC with Z otherwise, so that saved or piped output means the same
+ * everywhere (transfer full). */
+static char *
+view_time (pd_time_t t)
+{
+  if (!pd_output_is_terminal ())
+    return pd_time_format (t);
+  g_autoptr (GDateTime) utc = g_date_time_new_from_unix_utc (t);
+  g_autoptr (GDateTime) local = utc != NULL ? g_date_time_to_local (utc) : NULL;
+  if (local == NULL)
+    return pd_time_format (t);
+  return g_date_time_format (local, "%Y-%m-%d %H:%M");
+}
+
 static void
 print_address (const char *label, const pd_address_t *a)
 {
   if (a == NULL)
-    printf ("%s: (none)\n", label);
-  else if (a->name != NULL)
-    printf ("%s: %s <%s>\n", label, a->name, a->address);
-  else
-    printf ("%s: %s\n", label, a->address);
+    {
+      printf ("%s: (none)\n", label);
+      return;
+    }
+  g_autofree char *text = address_text (a);
+  printf ("%s: %s\n", label, text);
 }
 
 static void
@@ -267,29 +447,57 @@ print_address_list (const char *label, const GPtrArray *list)
   for (guint i = 0; i < list->len; i++)
     {
       const pd_address_t *a = g_ptr_array_index (list, i);
-      printf ("%s%s", i > 0 ? ", " : "", a->address);
+      g_autofree char *addr = pd_text_line (a->address);
+      printf ("%s%s", i > 0 ? ", " : "", addr);
     }
   printf ("\n");
+}
+
+static void
+print_attachments (const GPtrArray *list)
+{
+  for (guint i = 0; list != NULL && i < list->len; i++)
+    {
+      const pd_attachment_t *a = g_ptr_array_index (list, i);
+      g_autofree char *name = pd_text_line (a->filename);
+      g_autofree char *type = pd_text_line (a->mime_type);
+      printf ("Attachment: %s (%s, %" G_GSIZE_FORMAT " bytes)\n", name, type, a->size);
+    }
+}
+
+static void
+print_body (const char *body)
+{
+  g_autofree char *text = pd_text_block (body, -1);
+  printf ("\n%s\n", text);
 }
 
 void
 pd_print_parsed_message (const pd_message_t *msg)
 {
-  printf ("Message-ID: %s%s\n", msg->message_id, msg->message_id_synthetic ? " (synthetic)" : "");
+  g_autofree char *message_id = pd_text_line (msg->message_id);
+  printf ("Message-ID: %s%s\n", message_id, msg->message_id_synthetic ? " (synthetic)" : "");
   print_address ("From", msg->from);
   print_address_list ("To", msg->to);
   print_address_list ("Cc", msg->cc);
   print_address_list ("Reply-To", msg->reply_to);
-  printf ("Subject: %s\n", msg->subject);
+  g_autofree char *subject = pd_text_line (msg->subject);
+  printf ("Subject: %s\n", subject);
   if (msg->date != 0)
     {
       g_autofree char *d = pd_time_format (msg->date);
       printf ("Date: %s\n", d);
     }
   if (msg->in_reply_to != NULL)
-    printf ("In-Reply-To: %s\n", msg->in_reply_to);
+    {
+      g_autofree char *irt = pd_text_line (msg->in_reply_to);
+      printf ("In-Reply-To: %s\n", irt);
+    }
   for (guint i = 0; i < msg->references->len; i++)
-    printf ("References: %s\n", (const char *) g_ptr_array_index (msg->references, i));
+    {
+      g_autofree char *ref = pd_text_line (g_ptr_array_index (msg->references, i));
+      printf ("References: %s\n", ref);
+    }
   GString *flags = g_string_new (NULL);
   if (msg->auto_reply)
     g_string_append (flags, " auto-reply");
@@ -300,21 +508,19 @@ pd_print_parsed_message (const pd_message_t *msg)
   if (flags->len > 0)
     printf ("Flags:%s\n", flags->str);
   g_string_free (flags, TRUE);
-  for (guint i = 0; i < msg->attachments->len; i++)
-    {
-      const pd_attachment_t *a = g_ptr_array_index (msg->attachments, i);
-      printf ("Attachment: %s (%s, %" G_GSIZE_FORMAT " bytes)\n", a->filename, a->mime_type, a->size);
-    }
-  printf ("\n%s\n", msg->body_text);
+  print_attachments (msg->attachments);
+  print_body (msg->body_text);
 }
 
 void
 pd_print_ticket (const pd_ticket_t *t, const char *prefix, const GPtrArray *messages)
 {
   g_autofree char *ref = pd_ticket_ref (prefix, t->id);
-  g_autofree char *created = pd_time_format (t->created_at);
-  printf ("%s  %s\n", ref, t->subject);
-  printf ("Status:    %s\n", t->status);
+  g_autofree char *created = view_time (t->created_at);
+  g_autofree char *subject = pd_text_line (t->subject);
+  g_autofree char *status = pd_text_line (t->status);
+  printf ("%s  %s\n", ref, subject);
+  printf ("Status:    %s\n", status);
   printf ("Severity:  %d\n", t->severity);
   print_address ("Requester", &t->requester);
   printf ("Opened:    %s\n", created);
@@ -326,39 +532,119 @@ pd_print_ticket (const pd_ticket_t *t, const char *prefix, const GPtrArray *mess
   for (guint i = 0; messages != NULL && i < messages->len; i++)
     {
       const pd_stored_message_t *m = g_ptr_array_index (messages, i);
-      g_autofree char *at = pd_time_format (m->received_at);
-      printf ("\n--- %s %s, %s, from %s\n", m->direction, m->kind, at, m->from.address);
-      printf ("Subject: %s\n", m->subject);
-      for (guint j = 0; j < m->attachments->len; j++)
-        {
-          const pd_attachment_t *a = g_ptr_array_index (m->attachments, j);
-          printf ("Attachment: %s (%s, %" G_GSIZE_FORMAT " bytes)\n", a->filename, a->mime_type, a->size);
-        }
-      printf ("\n%s\n", m->body_text);
+      g_autofree char *at = view_time (m->received_at);
+      g_autofree char *direction = pd_text_line (m->direction);
+      g_autofree char *kind = pd_text_line (m->kind);
+      g_autofree char *from = address_text (&m->from);
+      g_autofree char *msubject = pd_text_line (m->subject);
+      printf ("\n--- %s %s, %s, from %s\n", direction, kind, at, from);
+      printf ("Subject: %s\n", msubject);
+      print_attachments (m->attachments);
+      print_body (m->body_text);
     }
 }
 
-/* Subjects are cut to fit a terminal line, on a character boundary. */
-static char *
-cut (const char *s, glong width)
+/* The width to fit a table in: $COLUMNS when set (as shells do for a
+ * terminal, and as a user may to ask for a width), else the terminal's
+ * own width; 0 (no limit) when writing to a file or a pipe, where cut
+ * subjects would only lose information. */
+static guint
+output_width (void)
 {
-  if (g_utf8_strlen (s, -1) <= width)
-    return g_strdup (s);
-  g_autofree char *head = g_utf8_substring (s, 0, width - 1);
-  return g_strconcat (head, "…", NULL);
+  const char *env = g_getenv ("COLUMNS");
+  guint64 n = 0;
+  if (env != NULL && g_ascii_string_to_unsigned (env, 10, 1, 10000, &n, NULL))
+    return (guint) n;
+  struct winsize ws;
+  if (pd_output_is_terminal () && ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+    return ws.ws_col;
+  return 0;
 }
+
+typedef struct {
+  char *ref;       /* owned */
+  char *status;    /* owned, safe */
+  char *opened;    /* owned */
+  char *who_full;  /* owned, safe: "Name <address>" or the address */
+  char *who_short; /* owned, safe: the name, or the address when there is none */
+  char *subject;   /* owned, safe */
+} table_row_t;
+
+static void
+table_row_clear (table_row_t *r)
+{
+  g_free (r->ref);
+  g_free (r->status);
+  g_free (r->opened);
+  g_free (r->who_full);
+  g_free (r->who_short);
+  g_free (r->subject);
+}
+
+#define MIN_SUBJECT_CELLS 20
 
 void
 pd_print_ticket_table (const GPtrArray *tickets, const char *prefix)
 {
-  printf ("%-10s %-8s %-3s %-20s %-30s %s\n", "TICKET", "STATUS", "SEV", "OPENED", "REQUESTER", "SUBJECT");
-  for (guint i = 0; i < tickets->len; i++)
+  guint n = tickets->len;
+  g_autofree table_row_t *rows = g_new0 (table_row_t, n > 0 ? n : 1);
+  guint w_ref = 6, w_status = 6, w_opened = 6, w_full = 9, w_short = 9, w_subject = 7;
+  for (guint i = 0; i < n; i++)
     {
       const pd_ticket_t *t = g_ptr_array_index (tickets, i);
-      g_autofree char *ref = pd_ticket_ref (prefix, t->id);
-      g_autofree char *created = pd_time_format (t->created_at);
-      g_autofree char *who = cut (t->requester.address, 30);
-      g_autofree char *subject = cut (t->subject, 60);
-      printf ("%-10s %-8s %-3d %-20s %-30s %s\n", ref, t->status, t->severity, created, who, subject);
+      table_row_t *r = &rows[i];
+      r->ref = pd_ticket_ref (prefix, t->id);
+      r->status = pd_text_line (t->status);
+      r->opened = view_time (t->created_at);
+      r->who_full = address_text (&t->requester);
+      r->who_short = pd_text_line (t->requester.name != NULL && *t->requester.name != '\0' ? t->requester.name
+                                                                                          : t->requester.address);
+      r->subject = pd_text_line (t->subject);
+      w_ref = MAX (w_ref, pd_text_cells (r->ref));
+      w_status = MAX (w_status, pd_text_cells (r->status));
+      w_opened = MAX (w_opened, pd_text_cells (r->opened));
+      w_full = MAX (w_full, pd_text_cells (r->who_full));
+      w_short = MAX (w_short, pd_text_cells (r->who_short));
+      w_subject = MAX (w_subject, pd_text_cells (r->subject));
+    }
+
+  /* The fixed columns come first; the requester and the subject share what
+   * is left. The requester is "Name <address>" when that leaves the subject
+   * MIN_SUBJECT_CELLS, else the name alone, cut if it must be; the subject
+   * takes the rest and is cut with an ellipsis. */
+  guint width = output_width ();
+  guint fixed = w_ref + 1 + w_status + 1 + 3 + 1 + w_opened + 1;
+  bool full = true;
+  guint w_who = w_full;
+  if (width > 0)
+    {
+      guint rest = width > fixed + 1 ? width - fixed - 1 : 0;
+      guint room = rest > MIN_SUBJECT_CELLS ? rest - MIN_SUBJECT_CELLS : 0;
+      if (w_full > room)
+        {
+          full = false;
+          w_who = MAX (9, MIN (w_short, room));
+        }
+      w_subject = rest > w_who ? rest - w_who : 1;
+    }
+
+  g_autofree char *h_ref = pd_text_fit ("TICKET", w_ref);
+  g_autofree char *h_status = pd_text_fit ("STATUS", w_status);
+  g_autofree char *h_opened = pd_text_fit ("OPENED", w_opened);
+  g_autofree char *h_who = pd_text_fit ("REQUESTER", w_who);
+  printf ("%s %s SEV %s %s SUBJECT\n", h_ref, h_status, h_opened, h_who);
+  for (guint i = 0; i < n; i++)
+    {
+      const pd_ticket_t *t = g_ptr_array_index (tickets, i);
+      table_row_t *r = &rows[i];
+      g_autofree char *ref = pd_text_fit (r->ref, w_ref);
+      g_autofree char *status = pd_text_fit (r->status, w_status);
+      g_autofree char *opened = pd_text_fit (r->opened, w_opened);
+      g_autofree char *who = pd_text_fit (full ? r->who_full : r->who_short, w_who);
+      /* The last column is not padded: trailing blanks help no one. */
+      g_autofree char *subject = pd_text_cells (r->subject) > w_subject ? pd_text_fit (r->subject, w_subject)
+                                                                          : g_strdup (r->subject);
+      printf ("%s %s %-3d %s %s %s\n", ref, status, t->severity, opened, who, subject);
+      table_row_clear (r);
     }
 }

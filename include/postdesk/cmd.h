@@ -33,10 +33,19 @@ bool pd_cmd_parse_options (const char *name, const char *params, const char *sum
  * configuration, 1 database). */
 int pd_cmd_open (const pd_global_t *g, pd_store_mode_t mode, pd_config_t **cfg, pd_store_t **store);
 
-/* Prints "postdesk: <message>" to stderr and returns the exit status for it. */
+/* Prints "postdesk: <message>" to stderr, as one line without control
+ * characters, and returns the exit status for it. */
 int pd_cmd_fail (const GError *err);
 
-/* A ticket id from "42" or "SUP-42"; 0 when it is neither. */
-gint64 pd_cmd_ticket_id (const char *text, const char *prefix);
+/* A ticket id from "42", "SUP-42" or "sup-042". *ref is the reference as
+ * typed, normalised to "SUP-42" (transfer full), or NULL when 'text' is not
+ * a ticket reference at all. Returns 0 when it is not, or when the number
+ * is too large for any ticket (then *ref is set: "no such ticket"). */
+gint64 pd_cmd_ticket_id (const char *text, const char *prefix, char **ref);
+
+/* For a command with subcommands given none it knows ('given', NULL when
+ * there is none): --help prints 'usage' to stdout and returns 0; anything
+ * else says what is wrong, prints 'usage' to stderr and returns 2. */
+int pd_cmd_unknown_subcommand (const char *cmd, const char *given, const char *usage);
 
 #endif

@@ -34,6 +34,12 @@ char *pd_config_find (const char *explicit_path, GError **err);
  * (PD_ERROR_CONFIG) names the file, the line where it can, and the key. */
 bool pd_config_load (const char *path, pd_config_t **out, GError **err);
 
+/* The known key of [section] nearest to the misspelt 'key' (or, with 'key'
+ * NULL, the known section nearest to 'section'), for "did you mean"; NULL
+ * when none is close (more than a third of the word differs).
+ * (borrowed: static) */
+const char *pd_config_suggest (const char *section, const char *key);
+
 /* The built-in defaults, for commands that can run without a file. */
 pd_config_t *pd_config_new_default (void);
 

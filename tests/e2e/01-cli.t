@@ -35,7 +35,7 @@ new_desk desk2
 POSTDESK_CONFIG="$CONF" "$POSTDESK" tickets list >/dev/null; ok $? "\$POSTDESK_CONFIG is used when --config is absent"
 (cd "$DESK" && env -u POSTDESK_CONFIG "$POSTDESK" tickets list >/dev/null); ok $? "./postdesk.conf is used when nothing else is given"
 pd tickets show 42 2>"$T/err"; is "$?" 1 "showing a ticket that does not exist exits 1"
-like "$(cat "$T/err")" "no ticket 42" "and says which"
+like "$(cat "$T/err")" "no such ticket SUP-42" "and says which, as a reference"
 pd tickets show SUP-x 2>/dev/null; is "$?" 2 "a malformed ticket id exits 2"
 pd tickets list --status bogus 2>/dev/null; is "$?" 2 "an unknown status exits 2"
 pd ingest 2>/dev/null; is "$?" 2 "ingest without a path exits 2"

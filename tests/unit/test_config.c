@@ -91,7 +91,15 @@ static void
 test_every_mistake_names_file_line_and_key (void)
 {
   static const bad_case_t cases[] = {
-    { "[postdesk]\nticket_prefx = SUP\n", "bad.conf:2: [postdesk] ticket_prefx: unknown key" },
+    { "[postdesk]\nticket_prefx = SUP\n", "bad.conf:2: [postdesk] ticket_prefx: unknown key; did you mean 'ticket_prefix'?" },
+    { "[postdesk]\ndatabse = x.db\n", "bad.conf:2: [postdesk] databse: unknown key; did you mean 'database'?" },
+    { "[postdesk]\nfrobnication = 1\n", "bad.conf:2: [postdesk] frobnication: unknown key" },
+    { "[postdsk]\n", "bad.conf:1: [postdsk]: unknown section; did you mean [postdesk]?" },
+    { "[postdesk]\nsupport_name = x\nthis line is not a key\n", "bad.conf:3: not a setting (key = value), a [section] or a # comment: 'this line is not a key'" },
+    { "[postdesk\n", "bad.conf:1: a section header is [name] alone on its line" },
+    { "database = x.db\n", "bad.conf:1: database: a setting before any section" },
+    { "[postdesk]\n# ok\n\033[2J\377garbage\n", "bad.conf:3: not UTF-8 text: '\\x1b[2J\\xffgarbage'" },
+    { "[postdesk]\nsupport_address = \033[31mx\n", "support_address: '\\x1b[31mx' is not a mail address" },
     { "[postdesk]\n\n[mailbx support]\nurl = x\n", "bad.conf:3: [mailbx support]: unknown section" },
     { "[postdesk]\nmax_message_bytes = lots\n", "bad.conf:2: [postdesk] max_message_bytes: 'lots' is not a size" },
     { "[postdesk]\nmax_message_bytes = 10\n", "max_message_bytes: '10' is not a size in bytes between 1024" },
@@ -116,6 +124,48 @@ test_every_mistake_names_file_line_and_key (void)
       g_assert_cmpint (pd_error_exit_status (err), ==, 2);
       g_error_free (err);
     }
+}
+
+static void
+test_suggestions_come_from_the_section_and_stay_close (void)
+{
+  g_assert_cmpstr (pd_config_suggest ("postdesk", "databse"), ==, "database");
+  g_assert_cmpstr (pd_config_suggest ("postdesk", "Support_Adress"), ==, "support_address");
+  g_assert_cmpstr (pd_config_suggest ("postdesk", "max_mesage_bytes"), ==, "max_message_bytes");
+  g_assert_cmpstr (pd_config_suggest ("staff", "adresses"), ==, "addresses");
+  g_assert_cmpstr (pd_config_suggest ("staff", "domian"), ==, "domains");
+  /* "domains" is a [staff] key, not a [postdesk] one. */
+  g_assert_null (pd_config_suggest ("postdesk", "domians"));
+  g_assert_null (pd_config_suggest ("postdesk", "colour"));
+  g_assert_null (pd_config_suggest ("postdesk", "database"));
+  g_assert_cmpstr (pd_config_suggest ("Staf", NULL), ==, "staff");
+  g_assert_null (pd_config_suggest ("mailbox", NULL));
+}
+
+static void
+test_garbage_is_never_echoed_raw_or_long (void)
+{
+  GString *text = g_string_new ("[postdesk]\nsupport_name = ok\n\033]0;title\007");
+  for (int i = 0; i < 5000; i++)
+    g_string_append_c (text, 'x');
+  g_string_append (text, "\n");
+  g_autofree char *path = write_conf ("garbage.conf", text->str);
+  g_string_free (text, TRUE);
+  pd_config_t *cfg = NULL;
+  GError *err = NULL;
+  g_assert_false (pd_config_load (path, &cfg, &err));
+  g_assert_nonnull (strstr (err->message, "garbage.conf:3: "));
+  g_assert_null (strchr (err->message, '\033'));
+  g_assert_null (strchr (err->message, '\007'));
+  g_assert_cmpuint (strlen (err->message), <, strlen (path) + 200);
+  g_clear_error (&err);
+
+  /* A NUL byte ends GKeyFile's reading early; it is named, not skipped. */
+  g_autofree char *nul = g_build_filename (pd_test_tmpdir (), "nul.conf", NULL);
+  g_assert_true (g_file_set_contents (nul, "[postdesk]\nsupport_name = a\0b\n", 30, NULL));
+  g_assert_false (pd_config_load (nul, &cfg, &err));
+  g_assert_nonnull (strstr (err->message, "nul.conf:2: a NUL byte"));
+  g_error_free (err);
 }
 
 static void
@@ -162,6 +212,8 @@ main (int argc, char **argv)
   g_test_add_func ("/config/public-domains-replace-list", test_public_domains_replace_the_built_in_list);
   g_test_add_func ("/config/support-address-plus", test_support_address_and_its_plus_addresses);
   g_test_add_func ("/config/mistakes-name-file-line-key", test_every_mistake_names_file_line_and_key);
+  g_test_add_func ("/config/suggestions", test_suggestions_come_from_the_section_and_stay_close);
+  g_test_add_func ("/config/garbage-not-echoed", test_garbage_is_never_echoed_raw_or_long);
   g_test_add_func ("/config/missing-file", test_missing_file_is_a_config_error);
   g_test_add_func ("/config/find-order", test_find_prefers_the_option_then_the_environment);
   return g_test_run ();
