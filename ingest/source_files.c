@@ -213,11 +213,38 @@ starts_with_from_line (const char *p, gsize n)
   return n >= 5 && memcmp (p, "From ", 5) == 0;
 }
 
+/* Whether the header section 'p' (up to 'n' bytes) has a field that every
+ * real message has at least one of. A line such as "root:x:0:0:..." is a
+ * header line by syntax, so syntax alone would take /etc/passwd for mail. */
+static bool
+has_mail_field (const char *p, gsize n)
+{
+  static const char *const fields[] = { "from", "to", "cc", "subject", "date", "message-id",
+                                        "received", "return-path", "delivered-to", "mime-version",
+                                        "reply-to", "sender", "in-reply-to", "references" };
+  const char *end = p + n;
+  for (const char *line = p; line < end;)
+    {
+      const char *nl = memchr (line, '\n', (gsize) (end - line));
+      const char *colon = memchr (line, ':', (gsize) ((nl != NULL ? nl : end) - line));
+      if (colon != NULL && line[0] != ' ' && line[0] != '\t')
+        for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
+          if ((gsize) (colon - line) == strlen (fields[i])
+              && g_ascii_strncasecmp (line, fields[i], strlen (fields[i])) == 0)
+            return true;
+      if (nl == NULL)
+        break;
+      line = nl + 1;
+    }
+  return false;
+}
+
 /* Why the first bytes of a stream are not mail, or NULL when they may be.
  * Mail starts with a header field ("Name:", printable ASCII without
- * spaces) or, for an mbox, a "From " line before it; and its header section
- * holds no NUL byte. A binary file, /dev/zero or a text file that is not
- * mail fails one of these in its first line. */
+ * spaces) or, for an mbox, a "From " line before it; its header section
+ * holds no NUL byte and at least one field that mail has (From, Subject,
+ * Date, ...). A binary file, /dev/zero, or a text file that is not mail
+ * fails one of these in its first bytes. */
 static const char *
 not_mail_reason (const char *p, gsize n)
 {
@@ -243,6 +270,8 @@ not_mail_reason (const char *p, gsize n)
   gsize header_len = end != NULL ? (gsize) (end - p) : n;
   if (memchr (p, '\0', header_len) != NULL)
     return "its header section holds NUL bytes";
+  if (!has_mail_field (p, header_len))
+    return "no From, To, Subject, Date or other mail header in its first lines";
   return NULL;
 }
 
