@@ -4,7 +4,7 @@
 #   make check      install test dependencies, build, run every test
 #   make check SANITIZE=1   the same under AddressSanitizer and UBSan (build/asan/)
 #   make bench      the benchmark: prints figures, never fails on a slow machine
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR=  (PREFIX=$HOME/.local: no root needed)
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -97,8 +97,11 @@ test-deps:
 
 # The public targets install what they need first, then re-enter make so
 # that pkg-config is read again with the libraries present.
+# The demo builds quietly (-s: no compiler command lines, only warnings
+# and errors) and says so; make V=1 demo shows the commands.
 demo: deps
-	@$(MAKE) --no-print-directory $(BIN)
+	@echo "Building $(BIN) (make V=1 demo shows the compiler commands)"
+	@$(MAKE) --no-print-directory $(if $(filter 1,$(V)),,-s) $(BIN)
 	@scripts/demo.sh $(BIN)
 
 check: test-deps

@@ -1,7 +1,9 @@
-/* cmd_ingest.c - postdesk ingest [--mailbox NAME] [--received TIME] PATH...|-
+/* cmd_ingest.c - postdesk ingest [-q] [--mailbox NAME] [--received TIME] PATH...|-
  * Files, Maildirs, mbox files or stdin into tickets. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "postdesk/cmd.h"
 #include "postdesk/pipeline.h"
@@ -10,18 +12,26 @@
 typedef struct {
   pd_pipeline_t *pipeline;  /* borrowed */
   const char *mailbox;      /* borrowed, may be NULL */
-  pd_time_t received;       /* 0: the time of ingest */
+  pd_time_t received;       /* --received; 0: what the source or the mail says */
   guint messages;
 } ingest_ctx_t;
 
 static bool
-ingest_one (const char *raw, gsize len, const char *origin, gpointer data, GError **err)
+ingest_one (const char *raw, gsize len, gint64 true_size, const char *origin, pd_time_t source_time,
+            gpointer data, GError **err)
 {
   ingest_ctx_t *ctx = data;
+  /* --received wins; then the time the source knows (a Maildir name, an
+   * mbox "From " line), never later than now; 0 lets the pipeline take the
+   * Date header. */
+  pd_time_t received = ctx->received;
+  if (received == 0 && source_time > 0)
+    received = MIN (source_time, pd_time_now ());
   pd_arrival_t arrival = {
-    .received_at = ctx->received != 0 ? ctx->received : pd_time_now (),
+    .received_at = received,
     .mailbox = ctx->mailbox,
     .origin = origin,
+    .true_size = true_size > (gint64) len ? true_size : 0,
   };
   /* The writer thread stores it; an error here is the writer's, already
    * naming the message it failed on. */
@@ -31,14 +41,68 @@ ingest_one (const char *raw, gsize len, const char *origin, gpointer data, GErro
   return true;
 }
 
+/* The paths of the run as a person would name them: "standard input" for
+ * -, and the first two of many followed by how many more. (transfer full) */
+static char *
+describe_paths (int n, char **paths)
+{
+  g_autoptr (GString) s = g_string_new (NULL);
+  int shown = n <= 3 ? n : 2;
+  for (int i = 0; i < shown; i++)
+    {
+      if (i > 0)
+        g_string_append (s, i == n - 1 ? " and " : ", ");
+      g_string_append (s, strcmp (paths[i], "-") == 0 ? "standard input" : paths[i]);
+    }
+  if (shown < n)
+    g_string_append_printf (s, " and %d more", n - shown);
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
+/* The one line ingest ends with, and the only place that prints it. With
+ * 'quiet' (cron) it is printed only when something needs a person: a
+ * quarantined message, a skipped file or an error; cron mails whatever a
+ * job prints, so a quiet run must print nothing. */
+static void
+print_summary (const ingest_ctx_t *ctx, const pd_pipeline_stats_t *s, guint skipped, int rc, bool quiet,
+               int npaths, char **paths)
+{
+  bool needs_person = s->quarantined > 0 || skipped > 0 || rc != 0;
+  if (quiet && !needs_person)
+    return;
+  g_autofree char *where = describe_paths (npaths, paths);
+  if (ctx->messages == 0 && !needs_person)
+    {
+      printf ("nothing to ingest from %s\n", where);
+      return;
+    }
+  /* Only what was committed counts as ingested: after an error the
+   * summary never claims mail that is not in the database. */
+  guint stored = s->new_tickets + s->threaded + s->duplicates + s->quarantined;
+  printf ("ingested %u message%s from %s: %u new ticket%s, %u threaded, %u duplicate%s, %u quarantined",
+          stored, stored == 1 ? "" : "s", where, s->new_tickets,
+          s->new_tickets == 1 ? "" : "s", s->threaded, s->duplicates, s->duplicates == 1 ? "" : "s",
+          s->quarantined);
+  if (skipped > 0)
+    printf (", %u skipped", skipped);
+  if (ctx->messages > stored)
+    printf ("; %u not stored (%u rolled back after the error): running the same ingest again stores them",
+            ctx->messages - stored, s->rolled_back);
+  printf ("\n");
+}
+
 int
 pd_cmd_ingest (const pd_global_t *g, int argc, char **argv)
 {
   char *mailbox = NULL, *received = NULL;
+  gboolean quiet = FALSE;
   GOptionEntry entries[] = {
     { "mailbox", 0, 0, G_OPTION_ARG_STRING, &mailbox, "record the messages as coming from mailbox NAME", "NAME" },
     { "received", 0, 0, G_OPTION_ARG_STRING, &received,
-      "arrival time for imports and replays (ISO 8601); default: now", "TIME" },
+      "arrival time for imports and replays (ISO 8601); default: what the Maildir or mbox says, else the Date header",
+      "TIME" },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet,
+      "print nothing unless something needs a person (for cron)", NULL },
     G_OPTION_ENTRY_NULL,
   };
   int status;
@@ -65,6 +129,14 @@ pd_cmd_ingest (const pd_global_t *g, int argc, char **argv)
       g_error_free (err);
       return 2;
     }
+  /* Checked before the database is opened: SQLite may take descriptor 0
+   * when it is free, and standard input would then read as that file. */
+  for (int i = 1; i < argc; i++)
+    if (strcmp (argv[i], "-") == 0 && fcntl (STDIN_FILENO, F_GETFD) < 0)
+      {
+        fprintf (stderr, "postdesk: standard input: cannot be read: it is closed\n");
+        return 1;
+      }
   g_autoptr (pd_config_t) cfg = NULL;
   g_autoptr (pd_store_t) store = NULL;
   int rc = pd_cmd_open (g, PD_STORE_CREATE, &cfg, &store);
@@ -76,7 +148,7 @@ pd_cmd_ingest (const pd_global_t *g, int argc, char **argv)
   guint skipped = 0;
   for (int i = 1; i < argc; i++)
     {
-      if (pd_source_read (argv[i], ingest_one, &ctx, &skipped, &err))
+      if (pd_source_read (argv[i], (gsize) cfg->max_message_bytes, ingest_one, &ctx, &skipped, &err))
         continue;
       fprintf (stderr, "postdesk: %s\n", err->message);
       rc = 1;
@@ -96,18 +168,6 @@ pd_cmd_ingest (const pd_global_t *g, int argc, char **argv)
     }
   if (skipped > 0)
     rc = 1;
-  /* Only what was committed counts as ingested: after an error the
-   * summary never claims mail that is not in the database. */
-  const pd_pipeline_stats_t *s = pd_pipeline_stats (pipeline);
-  guint stored = s->new_tickets + s->threaded + s->duplicates + s->quarantined;
-  printf ("ingested %u message%s: %u new ticket%s, %u threaded, %u duplicate%s, %u quarantined",
-          stored, stored == 1 ? "" : "s", s->new_tickets, s->new_tickets == 1 ? "" : "s",
-          s->threaded, s->duplicates, s->duplicates == 1 ? "" : "s", s->quarantined);
-  if (skipped > 0)
-    printf (", %u unreadable", skipped);
-  if (ctx.messages > stored)
-    printf ("; %u not stored (%u rolled back after the error): running the same ingest again stores them",
-            ctx.messages - stored, s->rolled_back);
-  printf ("\n");
+  print_summary (&ctx, pd_pipeline_stats (pipeline), skipped, rc, quiet, argc - 1, argv + 1);
   return rc;
 }

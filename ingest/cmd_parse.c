@@ -16,9 +16,11 @@ typedef struct {
 } parse_ctx_t;
 
 static bool
-show (const char *raw, gsize len, const char *origin, gpointer data, GError **err)
+show (const char *raw, gsize len, gint64 true_size, const char *origin, pd_time_t received,
+      gpointer data, GError **err)
 {
   (void) err;
+  (void) received;
   parse_ctx_t *ctx = data;
   /* File names are shown like message text: they can hold anything. */
   g_autofree char *where = pd_text_line (origin);
@@ -29,6 +31,9 @@ show (const char *raw, gsize len, const char *origin, gpointer data, GError **er
                  where);
       return true;
     }
+  if (true_size > (gint64) len)
+    fprintf (stderr, "postdesk: %s: message is %" G_GINT64_FORMAT " bytes; showing what its first %" G_GSIZE_FORMAT
+             " bytes hold\n", origin, true_size, len);
   GError *perr = NULL;
   g_autoptr (pd_message_t) msg = pd_mime_parse (raw, len, 0, &perr);
   if (msg == NULL)
@@ -75,7 +80,7 @@ pd_cmd_parse (const pd_global_t *g, int argc, char **argv)
   parse_ctx_t ctx = { json, 0, 0 };
   GError *err = NULL;
   guint skipped = 0;
-  if (!pd_source_read (argv[1], show, &ctx, &skipped, &err))
+  if (!pd_source_read (argv[1], PD_SOURCE_MAX_BYTES, show, &ctx, &skipped, &err))
     {
       int rc = pd_cmd_fail (err);
       g_error_free (err);

@@ -202,6 +202,8 @@ quarantine_retry (const pd_global_t *g, int argc, char **argv)
     .received_at = q->received_at,
     .mailbox = q->mailbox,
     .origin = q->origin,
+    /* An entry that holds only the first bytes of a message stays held. */
+    .true_size = q->size,
   };
   gsize len;
   const char *bytes = g_bytes_get_data (raw, &len);

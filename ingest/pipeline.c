@@ -230,6 +230,21 @@ add_participants (pd_pipeline_t *p, gint64 ticket, const pd_message_t *msg, cons
   return true;
 }
 
+/* When a message arrived: what the caller knows (--received, or what the
+ * source says), else the message's own Date header, else now. A Date in the
+ * future is the sender's clock or a lie, and an arrival time in the future
+ * would order the ticket before mail that has really arrived. */
+static pd_time_t
+arrival_time (const pd_arrival_t *arrival, const pd_message_t *msg)
+{
+  if (arrival->received_at != 0)
+    return arrival->received_at;
+  pd_time_t now = pd_time_now ();
+  if (msg != NULL && msg->date > 0 && msg->date <= now)
+    return msg->date;
+  return now;
+}
+
 /* Everything that needs no database, so that it can run on another core
  * than the writer. 'raw' is copied when 'copy' is true, else borrowed. */
 static prepared_t *
@@ -246,14 +261,32 @@ prepare (const pd_config_t *cfg, const char *raw, gsize len, const pd_arrival_t 
   m->arrival.mailbox = m->mailbox;
   m->arrival.origin = m->origin;
 
+  /* Only the first bytes of a message over the limit reach here; they are
+   * kept for safekeeping and can never become a ticket, whatever the limit
+   * is by now (a retry after raising it). */
+  if (arrival->true_size > (gint64) len)
+    {
+      if (arrival->true_size > cfg->max_message_bytes)
+        m->reason = g_strdup_printf ("message is %" G_GINT64_FORMAT " bytes, over max_message_bytes (%" G_GINT64_FORMAT
+                                     "); truncated to its first %" G_GSIZE_FORMAT " bytes for safekeeping",
+                                     arrival->true_size, cfg->max_message_bytes, len);
+      else
+        m->reason = g_strdup_printf ("message is %" G_GINT64_FORMAT " bytes, but only its first %" G_GSIZE_FORMAT
+                                     " bytes were kept when it arrived over the size limit; ingest the original again",
+                                     arrival->true_size, len);
+      m->arrival.received_at = arrival_time (arrival, NULL);
+      return m;
+    }
   if (len > (gsize) cfg->max_message_bytes)
     {
       m->reason = g_strdup_printf ("message is %" G_GSIZE_FORMAT " bytes, over max_message_bytes (%" G_GINT64_FORMAT ")",
                                    len, cfg->max_message_bytes);
+      m->arrival.received_at = arrival_time (arrival, NULL);
       return m;
     }
   GError *perr = NULL;
   m->msg = pd_mime_parse (raw, len, 0, &perr);
+  m->arrival.received_at = arrival_time (arrival, m->msg);
   if (m->msg == NULL)
     {
       m->reason = g_strdup (perr->message);

@@ -87,7 +87,7 @@ quarantine_add_in_tx (pd_store_t *s, const char *raw, gsize len, const char *rea
   if (st == NULL)
     return false;
   bind_int (s, st, 1, raw_id);
-  bind_int (s, st, 2, (gint64) len);
+  bind_int (s, st, 2, arrival != NULL && arrival->true_size > (gint64) len ? arrival->true_size : (gint64) len);
   bind_text (s, st, 3, reason);
   bind_int (s, st, 4, arrival != NULL && arrival->received_at != 0 ? arrival->received_at : now);
   bind_text (s, st, 5, arrival != NULL ? arrival->mailbox : NULL);

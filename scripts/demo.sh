@@ -1,15 +1,23 @@
 #!/bin/sh
-# make demo: a throwaway working folder, the sample customer mail from
-# examples/mail ingested into it, and the tickets that came out.
+# make demo: a working folder, the sample customer mail from examples/mail
+# ingested into it, and the tickets that came out. The folder is always the
+# same one next to the binary (build/demo), emptied at each run, so that
+# running the demo again leaves nothing new behind.
 set -eu
 BIN=${1:-build/postdesk}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/postdesk-demo.XXXXXX")
+WORK="$(cd "$(dirname "$BIN")" && pwd)/demo"
 CONF="$WORK/desk/postdesk.conf"
 pd() { "$BIN" --config "$CONF" "$@"; }
 
-step() { printf '\n\033[1m$ postdesk %s\033[0m\n' "$*"; }
+# Bold commands on a terminal; plain text in a log or a pipe.
+if [ -t 1 ]; then BOLD=$(printf '\033[1m'); PLAIN=$(printf '\033[0m'); else BOLD=; PLAIN=; fi
+step() { printf '\n%s$ postdesk %s%s\n' "$BOLD" "$*" "$PLAIN"; }
 
-printf '\033[1m$ postdesk init %s/desk\033[0m\n' "$WORK"
+rm -rf "$WORK"
+mkdir -p "$WORK"
+printf 'The demo works in %s (emptied at each run of make demo).\n' "$WORK"
+
+step init "$WORK/desk"
 "$BIN" init "$WORK/desk"
 
 step ingest examples/mail
@@ -29,7 +37,12 @@ pd quarantine list
 
 cat <<MSG
 
-The demo's working folder is $WORK/desk (database: var/postdesk.db).
-Try: $BIN --config $CONF tickets show SUP-2
-Remove it with: rm -rf $WORK
+${BOLD}What next${PLAIN}
+The program is $BIN; the demo's desk is $WORK/desk
+(database: var/postdesk.db). Go on exploring it:
+  $BIN --config $CONF tickets show SUP-2
+  $BIN --config $CONF quarantine show 1
+To have postdesk on your PATH, install it in your home folder:
+  make install PREFIX=\$HOME/.local     # then: postdesk --help
+The next make demo starts $WORK afresh; make clean removes it.
 MSG

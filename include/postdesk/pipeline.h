@@ -52,7 +52,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (pd_pipeline_t, pd_pipeline_free)
 /* Ingests one message. Returns false only when it could not be handled at
  * all (a database error), with nothing of it stored; bad mail is not an
  * error, it is quarantined. *ticket_id (may be NULL) receives the ticket
- * the message now belongs to, or for a quarantined one the quarantine id. */
+ * the message now belongs to, or for a quarantined one the quarantine id.
+ *
+ * 'arrival' is borrowed for the call. When its received_at is 0 the
+ * message's Date header is taken, unless it is missing or in the future,
+ * and then the time of ingest. When its true_size is larger than 'len',
+ * 'raw' is only the first bytes of a message over the size limit: it is
+ * quarantined with its true size and never becomes a ticket. */
 bool pd_pipeline_ingest (pd_pipeline_t *p, const char *raw, gsize len,
                          const pd_arrival_t *arrival, pd_outcome_t *outcome,
                          gint64 *ticket_id, GError **err);
@@ -61,7 +67,7 @@ bool pd_pipeline_ingest (pd_pipeline_t *p, const char *raw, gsize len,
 bool pd_pipeline_flush (pd_pipeline_t *p, GError **err);
 
 /* Parses 'raw' (copied) here and queues it for the writer thread, starting
- * the writer on first use. Blocks while PD_PIPELINE_QUEUE_BYTES are
+ * the writer on first use; 'arrival' as for pd_pipeline_ingest(). Blocks while PD_PIPELINE_QUEUE_BYTES are
  * waiting. Returns false once the writer has failed: then the error is the
  * writer's, and nothing more is accepted. */
 bool pd_pipeline_submit (pd_pipeline_t *p, const char *raw, gsize len,

@@ -133,6 +133,9 @@ typedef struct {
   const char *origin;    /* file path, "path#N" in an mbox, or "-" */
   gint64 uidvalidity;    /* IMAP only, else 0 */
   gint64 uid;            /* IMAP only, else 0 */
+  gint64 true_size;      /* when the raw bytes are only the first part of a message
+                          * over the size limit: its whole size, which a quarantine
+                          * entry records; else 0 */
 } pd_arrival_t;
 
 /* ---- raw bytes -------------------------------------------------------- */

@@ -8,7 +8,7 @@
 new_desk
 
 out=$(pd ingest "$CORPUS/thread"); ok $? "ingest of the conversation exits 0"
-is "$out" "ingested 13 messages: 6 new tickets, 7 threaded, 0 duplicates, 0 quarantined" "summary line"
+is "$out" "ingested 13 messages from $CORPUS/thread: 6 new tickets, 7 threaded, 0 duplicates, 0 quarantined" "summary line"
 
 is "$(pd tickets list --json | jq length)" 6 "six tickets"
 is "$(ticket 1 '.messages | length')" 7 "SUP-1 holds the opening message and six that joined it"
@@ -42,13 +42,13 @@ is "$(ticket 6 '.requester.address')" "printer@initrode.test" "as a ticket of it
 
 before=$(pd tickets list --json | jq -c '[.[] | {id, message_count, updated_at}]')
 out=$(pd ingest "$CORPUS/thread"); ok $? "ingesting the same mail again exits 0"
-is "$out" "ingested 13 messages: 0 new tickets, 0 threaded, 13 duplicates, 0 quarantined" "every message is a duplicate"
+is "$out" "ingested 13 messages from $CORPUS/thread: 0 new tickets, 0 threaded, 13 duplicates, 0 quarantined" "every message is a duplicate"
 is "$(pd tickets list --json | jq -c '[.[] | {id, message_count, updated_at}]')" "$before" "and nothing changed"
 
 # The same message with CRLF line endings, as IMAP delivers it.
 sed 's/$/\r/' "$CORPUS/thread/12-no-message-id.eml" > "$T/crlf.eml"
 out=$(pd ingest "$T/crlf.eml"); ok $? "CRLF copy ingests"
-is "$out" "ingested 1 message: 0 new tickets, 0 threaded, 1 duplicate, 0 quarantined" \
+is "$out" "ingested 1 message from $T/crlf.eml: 0 new tickets, 0 threaded, 1 duplicate, 0 quarantined" \
    "the synthetic id does not depend on line endings"
 
 out=$(pd tickets list --status new); ok $? "tickets list prints a table"

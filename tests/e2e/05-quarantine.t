@@ -13,7 +13,7 @@ printf 'From: Not An Address\nTo: support@example.com\nSubject: bad from\n\nhell
 printf '\x00\x01\x02PK\x03\x04 a zip file, not mail \xff\xfe\x00' > "$T/garbage.bin"
 
 out=$(pd ingest "$T/big.eml" "$T/nofrom.eml" "$T/badfrom.eml" "$T/garbage.bin" 2>"$T/log"); ok $? "ingest of bad mail exits 0"
-is "$out" "ingested 4 messages: 0 new tickets, 0 threaded, 0 duplicates, 4 quarantined" "all four quarantined"
+is "$out" "ingested 4 messages from $T/big.eml, $T/nofrom.eml and 2 more: 0 new tickets, 0 threaded, 0 duplicates, 4 quarantined" "all four quarantined"
 like "$(cat "$T/log")" "quarantined .*big.eml: message is [0-9]+ bytes, over max_message_bytes \(2048\)" "the log names the file and the reason"
 
 list=$(pd quarantine list --json)

@@ -28,7 +28,7 @@ for f in "$CORPUS"/broken/*.eml "$T/deep.eml" "$T/huge-header.eml"; do
   before=$(pd quarantine list --json | jq length)
   out=$(timeout 60 "$POSTDESK" --config "$CONF" ingest "$f" 2>/dev/null); rc=$?
   is "$rc" 0 "ingest $name exits 0"
-  like "$out" "ingested 1 message: (1 new ticket, 0 threaded, 0 duplicates, 0 quarantined|0 new tickets, 0 threaded, 0 duplicates, 1 quarantined)" \
+  like "$out" "ingested 1 message from [^:]*: (1 new ticket, 0 threaded, 0 duplicates, 0 quarantined|0 new tickets, 0 threaded, 0 duplicates, 1 quarantined)" \
        "$name is stored or quarantined"
 done
 

@@ -19,7 +19,7 @@ count "CREATE TRIGGER boom BEFORE INSERT ON messages WHEN NEW.subject = 'Case 90
 out=$(pd ingest "$T/mail" 2>"$T/err"); is "$?" 0 "a message the database refuses does not stop ingest"
 like "$(cat "$T/err")" "00900\.m: the database refused the message: .*injected failure" \
   "it is quarantined, naming the message and SQLite's error"
-is "$out" "ingested 1200 messages: 1199 new tickets, 0 threaded, 0 duplicates, 1 quarantined" \
+like "$out" "ingested 1200 messages from .*: 1199 new tickets, 0 threaded, 0 duplicates, 1 quarantined" \
   "the summary counts it as quarantined"
 is "$(count "SELECT count(*) FROM messages")" 1199 "every other message is stored"
 is "$(count "SELECT count(*) FROM quarantine q JOIN raw_messages r ON r.id = q.raw_id
