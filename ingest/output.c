@@ -178,6 +178,9 @@ pd_json_ticket (const pd_ticket_t *t, const char *prefix, const GPtrArray *messa
           add_string (b, "kind", m->kind);
           add_address (b, "from", &m->from);
           add_string (b, "subject", m->subject);
+          /* When the sender says it wrote, beside when it arrived: an
+           * imported mailbox keeps its chronology either way. */
+          add_time (b, "date", m->date);
           add_time (b, "received_at", m->received_at);
           add_string (b, "in_reply_to", m->in_reply_to);
           add_string (b, "body_text", m->body_text);
@@ -539,6 +542,11 @@ pd_print_ticket (const pd_ticket_t *t, const char *prefix, const GPtrArray *mess
       g_autofree char *msubject = pd_text_line (m->subject);
       printf ("\n--- %s %s, %s, from %s\n", direction, kind, at, from);
       printf ("Subject: %s\n", msubject);
+      if (m->date != 0)
+        {
+          g_autofree char *date = view_time (m->date);
+          printf ("Date:    %s\n", date);
+        }
       print_attachments (m->attachments);
       print_body (m->body_text);
     }

@@ -28,7 +28,7 @@ is "$(echo "$t" | jq -r '[.id, .severity] | map(type) | join(",")')" "number,num
 is "$(echo "$t" | jq -r '.severity_rules | type')" "array" "severity_rules is an array"
 is "$(echo "$t" | jq -r '[.customer, .plan, .first_response_due, .resolution_due, .first_response_at, .linked_to] | map(type) | unique | join(",")')" \
    "null" "fields later work fills are null for now"
-for k in message_id direction kind from subject received_at body_text attachments; do
+for k in message_id direction kind from subject date received_at body_text attachments; do
   is "$(echo "$t" | jq ".messages[0] | has(\"$k\")")" "true" "a message has $k"
 done
 

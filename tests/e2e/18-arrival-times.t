@@ -28,6 +28,9 @@ touch -d 2026-03-07T08:30:00Z "$T/md/cur/delivered-by-hand:2,S"
 pd ingest "$T/md" >/dev/null; ok $? "a Maildir"
 is "$(received "Maildir name")" "2026-03-06T10:00:00Z" "a Maildir message arrived at the time its file name carries"
 is "$(created "Maildir name")" "2026-03-06T10:00:00Z" "and its ticket opened then"
+id=$(pd tickets list --json | jq -r '.[] | select(.subject == "Maildir name") | .id')
+is "$(ticket "$id" '.messages[0].date')" "2024-01-01T00:00:00Z" "the message keeps its own Date beside received_at"
+like "$(pd tickets show "$id")" "Date: +2024-01-01" "and tickets show prints it"
 is "$(received "Maildir mtime")" "2026-03-07T08:30:00Z" "without one, at the file's modification time"
 
 { printf 'From ann@one.test Sat Mar  7 10:00:00 2026\n'; msg mb1@one.test "Mbox UTC" "Mon, 01 Jan 2024 00:00:00 +0000"
