@@ -241,10 +241,10 @@ static const char *const migrations[] = {
   "CREATE UNIQUE INDEX messages_imap_uid ON messages (mailbox, imap_uidvalidity, imap_uid)\n"
   "  WHERE imap_uid IS NOT NULL;\n"
   "CREATE INDEX messages_raw ON messages (raw_id) WHERE raw_id IS NOT NULL;\n"
-  "CREATE INDEX messages_message_id ON messages (message_id);\n"
-  /* The safety net under the duplicate check: one content per id. */
-  "CREATE UNIQUE INDEX messages_id_content ON messages (message_id, content_sha256)\n"
-  "  WHERE content_sha256 IS NOT NULL;\n"
+  /* Lookups by Message-ID, and the safety net under the duplicate check:
+   * one content per id. Rows without a hash (outbound mail, schema 1) are
+   * NULL, which UNIQUE never counts as equal. */
+  "CREATE UNIQUE INDEX messages_id_content ON messages (message_id, content_sha256);\n"
 
   /* Every Message-ID a message points back to (In-Reply-To and
    * References), so that a message arriving after its own reply (an
