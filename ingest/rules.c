@@ -1476,6 +1476,10 @@ try_text (eval_t *ev, const rule_t *r, const cond_t *c, const field_t *f, const 
         n--;
       *where = f->label;
       *what = g_utf8_make_valid (text + a, (gssize) n);
+      /* Line breaks and tabs become spaces: the text is shown on one line. */
+      for (char *q = *what; *q != '\0'; q++)
+        if (*q == '\n' || *q == '\r' || *q == '\t')
+          *q = ' ';
     }
   return m;
 }

@@ -41,7 +41,8 @@ typedef struct {
                    "attachment-type"; for a rule that matched through a
                    negated condition only, the fields of that condition */
   char *match;  /* owned, valid UTF-8: the matched text (at most
-                   PD_RULES_MAX_MATCH_BYTES); "" for a negated condition */
+                   PD_RULES_MAX_MATCH_BYTES), line breaks and tabs turned
+                   into spaces; "" for a negated condition */
 } pd_rule_match_t;
 
 /* What the rules say about one message. Fill it with pd_rules_classify()
