@@ -84,8 +84,9 @@ typedef struct {
   char *label;          /* owned: the field names joined by ", " */
   bool negated;         /* "!~": holds when no field matches */
   pcre2_code *code;     /* owned: what runs (with the deadline callout when possible) */
-  guint *literals;      /* owned: ids of which one must occur; NULL = always run */
-  guint n_literals;
+  guint *literals;      /* owned: literal ids, set after set; NULL = always run */
+  guint *set_ends;      /* owned: where each set ends in 'literals' */
+  guint n_sets;         /* every set needs one of its literals in the text */
 } cond_t;
 
 typedef struct {
@@ -104,9 +105,11 @@ typedef struct {
 
 /* The literal automaton: a complete DFA over byte classes. */
 typedef struct {
-  guint8 cls[256];      /* byte -> class; 0 for bytes in no literal */
+  guint8 cls[256];      /* byte -> class; 0 for bytes in no literal. Upper-case
+                           ASCII letters share their lower-case letter's class */
   guint n_classes;
-  guint32 *delta;       /* owned: n_states x n_classes next states */
+  guint32 *delta;       /* owned: n_states x n_classes next states, with
+                           AC_OUTPUT set when the next state reports a literal */
   gint32 *out;          /* owned: per state, the literal that ends there, or -1 */
   guint32 *out_link;    /* owned: per state, nearest proper suffix state with output, or 0 */
   guint n_states;
@@ -136,6 +139,7 @@ cond_free (cond_t *c)
   g_free (c->label);
   pcre2_code_free (c->code);
   g_free (c->literals);
+  g_free (c->set_ends);
   g_free (c);
 }
 
@@ -182,36 +186,6 @@ pd_rules_count (const pd_rules_t *rules)
 /* ------------------------------------------------------------------------ */
 /* Literal analysis                                                         */
 
-/* Case folding for the prefilter: ASCII letters to lower case, and the two
- * non-ASCII characters that PCRE2's caseless Unicode matching equates with
- * ASCII letters (KELVIN SIGN with k, LONG S with s) to those letters, so a
- * text the pattern matches always contains the folded literal. */
-static gsize
-fold_text (const char *text, gsize len, guint8 *out)
-{
-  const guint8 *s = (const guint8 *) text;
-  gsize o = 0;
-  for (gsize i = 0; i < len; i++)
-    {
-      guint8 c = s[i];
-      if (c >= 'A' && c <= 'Z')
-        out[o++] = (guint8) (c + 32);
-      else if (c == 0xE2 && i + 2 < len && s[i + 1] == 0x84 && s[i + 2] == 0xAA)
-        {
-          out[o++] = 'k';
-          i += 2;
-        }
-      else if (c == 0xC5 && i + 1 < len && s[i + 1] == 0xBF)
-        {
-          out[o++] = 's';
-          i += 1;
-        }
-      else
-        out[o++] = c;
-    }
-  return o;
-}
-
 /* The extractor reads a pattern the way PCRE2 does, as far as literals go,
  * and gives up (no prefilter: the pattern always runs) on anything it does
  * not follow exactly: inline options, lookaround, back references, \Q, \x
@@ -223,44 +197,58 @@ typedef struct {
   gsize len;
 } ex_t;
 
-/* A candidate is a set of literals of which every match contains one. A
- * better candidate has a longer shortest literal, then fewer literals. */
-static bool
-candidate_better (GPtrArray *a, GPtrArray *b)
-{
-  if (b == NULL)
-    return true;
-  gsize amin = G_MAXSIZE, bmin = G_MAXSIZE;
-  for (guint i = 0; i < a->len; i++)
-    amin = MIN (amin, strlen (a->pdata[i]));
-  for (guint i = 0; i < b->len; i++)
-    bmin = MIN (bmin, strlen (b->pdata[i]));
-  if (amin != bmin)
-    return amin > bmin;
-  return a->len < b->len;
-}
+/* A literal set is a GPtrArray of char*: every match contains one of its
+ * literals. A pattern's requirement is a list of such sets, all of which
+ * must be met (a sequence "\b(prod|production)\b.{0,40}\bdown\b" needs one
+ * of {prod, production} and "down"). Sets with a literal shorter than
+ * MIN_LITERAL say too little and are dropped at the end. */
 
 static void
-offer (GPtrArray **best, GPtrArray *cand)
+sets_free (GPtrArray *sets)
 {
-  if (candidate_better (cand, *best))
+  if (sets != NULL)
+    g_ptr_array_unref (sets);
+}
+
+static GPtrArray *
+sets_new (void)
+{
+  return g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
+}
+
+static gsize
+shortest (GPtrArray *set)
+{
+  gsize min = G_MAXSIZE;
+  for (guint i = 0; i < set->len; i++)
+    min = MIN (min, strlen (set->pdata[i]));
+  return min;
+}
+
+/* The most selective set of a list: the longest shortest literal, then the
+ * fewest literals. (borrowed from 'sets'; NULL when empty) */
+static GPtrArray *
+best_set (GPtrArray *sets)
+{
+  GPtrArray *best = NULL;
+  for (guint i = 0; i < sets->len; i++)
     {
-      if (*best != NULL)
-        g_ptr_array_unref (*best);
-      *best = cand;
+      GPtrArray *s = sets->pdata[i];
+      if (best == NULL || shortest (s) > shortest (best)
+          || (shortest (s) == shortest (best) && s->len < best->len))
+        best = s;
     }
-  else
-    g_ptr_array_unref (cand);
+  return best;
 }
 
 static void
-flush_run (GString *run, GPtrArray **best)
+flush_run (GString *run, GPtrArray *sets)
 {
   if (run->len == 0)
     return;
-  GPtrArray *cand = g_ptr_array_new_with_free_func (g_free);
-  g_ptr_array_add (cand, g_strndup (run->str, run->len));
-  offer (best, cand);
+  GPtrArray *set = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (set, g_strndup (run->str, run->len));
+  g_ptr_array_add (sets, set);
   g_string_truncate (run, 0);
 }
 
@@ -354,11 +342,12 @@ read_quantifier (ex_t *x, bool *quantified, guint *min)
   return true;
 }
 
-/* One branch: a sequence of items up to '|', ')' or the end. */
+/* One branch: a sequence of items up to '|', ')' or the end. Every run of
+ * plain characters and every required group adds a set to *out. */
 static bool
 ex_sequence (ex_t *x, GPtrArray **out)
 {
-  GPtrArray *best = NULL;
+  GPtrArray *sets = sets_new ();
   g_autoptr (GString) run = g_string_new (NULL);
   while (x->i < x->len && x->p[x->i] != '|' && x->p[x->i] != ')')
     {
@@ -375,8 +364,7 @@ ex_sequence (ex_t *x, GPtrArray **out)
             goto give_up;
           if (!ex_alternatives (x, &group) || x->i >= x->len || x->p[x->i] != ')')
             {
-              if (group != NULL)
-                g_ptr_array_unref (group);
+              sets_free (group);
               goto give_up;
             }
           x->i++;
@@ -423,8 +411,7 @@ ex_sequence (ex_t *x, GPtrArray **out)
       guint min;
       if (!read_quantifier (x, &quantified, &min))
         {
-          if (group != NULL)
-            g_ptr_array_unref (group);
+          sets_free (group);
           goto give_up;
         }
       if (kind == LITERAL && !quantified)
@@ -433,52 +420,44 @@ ex_sequence (ex_t *x, GPtrArray **out)
         {
           /* "ab+c" matches "abbc": "ab" is certain, "abc" is not. */
           g_string_append_c (run, lit);
-          flush_run (run, &best);
+          flush_run (run, sets);
         }
       else
         {
-          flush_run (run, &best);
+          flush_run (run, sets);
           if (group != NULL && min >= 1)
-            offer (&best, group);
-          else if (group != NULL)
-            g_ptr_array_unref (group);
+            for (guint i = 0; i < group->len; i++)
+              g_ptr_array_add (sets, g_ptr_array_ref (group->pdata[i]));
+          sets_free (group);
         }
     }
-  flush_run (run, &best);
-  *out = best;
+  flush_run (run, sets);
+  *out = sets;
   return true;
 
 give_up:
-  if (best != NULL)
-    g_ptr_array_unref (best);
+  sets_free (sets);
   *out = NULL;
   return false;
 }
 
-/* Branches separated by '|': a match contains a literal of the branch it
- * took, so the union is required only when every branch has literals. */
+/* Branches separated by '|'. One branch passes its sets on. Several: a
+ * match contains a literal of the branch it took, so the union of each
+ * branch's best set is required, when every branch has one. */
 static bool
 ex_alternatives (ex_t *x, GPtrArray **out)
 {
-  GPtrArray *all = g_ptr_array_new_with_free_func (g_free);
-  bool every = true;
+  GPtrArray *branches = g_ptr_array_new_with_free_func ((GDestroyNotify) sets_free);
   for (;;)
     {
       GPtrArray *branch = NULL;
       if (!ex_sequence (x, &branch))
         {
-          g_ptr_array_unref (all);
+          g_ptr_array_unref (branches);
           *out = NULL;
           return false;
         }
-      if (branch == NULL)
-        every = false;
-      else
-        {
-          for (guint i = 0; i < branch->len; i++)
-            g_ptr_array_add (all, g_strdup (branch->pdata[i]));
-          g_ptr_array_unref (branch);
-        }
+      g_ptr_array_add (branches, branch);
       if (x->i < x->len && x->p[x->i] == '|')
         {
           x->i++;
@@ -486,44 +465,61 @@ ex_alternatives (ex_t *x, GPtrArray **out)
         }
       break;
     }
-  if (!every || all->len == 0)
+  if (branches->len == 1)
     {
-      g_ptr_array_unref (all);
-      *out = NULL;
+      *out = g_ptr_array_steal_index (branches, 0);
+      g_ptr_array_unref (branches);
       return true;
     }
-  *out = all;
+  GPtrArray *result = sets_new ();
+  GPtrArray *all = g_ptr_array_new_with_free_func (g_free);
+  bool every = true;
+  for (guint b = 0; b < branches->len && every; b++)
+    {
+      GPtrArray *best = best_set (branches->pdata[b]);
+      if (best == NULL)
+        every = false;
+      for (guint i = 0; best != NULL && i < best->len; i++)
+        g_ptr_array_add (all, g_strdup (best->pdata[i]));
+    }
+  if (every)
+    g_ptr_array_add (result, all);
+  else
+    g_ptr_array_unref (all);
+  g_ptr_array_unref (branches);
+  *out = result;
   return true;
 }
 
-/* The prefilter literals of a pattern (transfer full), or NULL when the
- * pattern must always run. */
+/* The prefilter of a pattern: a list of literal sets, each of which must
+ * be met (transfer full), or NULL when the pattern must always run. */
 static GPtrArray *
 required_literals (const char *pattern, bool extended)
 {
   if (extended)
     return NULL;
   ex_t x = { pattern, 0, strlen (pattern) };
-  GPtrArray *set = NULL;
-  if (!ex_alternatives (&x, &set) || x.i != x.len)
+  GPtrArray *sets = NULL;
+  if (!ex_alternatives (&x, &sets) || x.i != x.len)
     {
-      if (set != NULL)
-        g_ptr_array_unref (set);
+      sets_free (sets);
       return NULL;
     }
-  if (set == NULL)
-    return NULL;
-  for (guint i = 0; i < set->len; i++)
-    if (strlen (set->pdata[i]) < MIN_LITERAL)
-      {
-        g_ptr_array_unref (set);
-        return NULL;
-      }
-  return set;
+  for (guint i = sets->len; i-- > 0;)
+    if (shortest (sets->pdata[i]) < MIN_LITERAL)
+      g_ptr_array_remove_index (sets, i);
+  if (sets->len == 0)
+    {
+      sets_free (sets);
+      return NULL;
+    }
+  return sets;
 }
 
 /* ------------------------------------------------------------------------ */
 /* The Aho-Corasick automaton over all literals                             */
+
+#define AC_OUTPUT 0x80000000u
 
 static ac_t *
 ac_build (GPtrArray *literals)
@@ -598,10 +594,26 @@ ac_build (GPtrArray *literals)
     }
   g_free (fail);
   g_free (queue);
+  /* The scan's inner loop then needs one load per byte: a flag on the
+   * edge says whether the state it leads to reports anything. */
+  for (gsize k = 0; k < (gsize) n * nc; k++)
+    {
+      guint32 t = ac->delta[k];
+      if (ac->out[t] >= 0 || ac->out_link[t] != 0)
+        ac->delta[k] = t | AC_OUTPUT;
+    }
+  /* Case folding is in the class table: literals are lower case, so an
+   * upper-case letter takes its lower-case letter's class. */
+  for (int c = 'A'; c <= 'Z'; c++)
+    ac->cls[c] = ac->cls[c + 32];
   return ac;
 }
 
-/* Sets bit i of 'hits' for every literal i that occurs in the folded text. */
+/* Sets bit i of 'hits' for every literal i that occurs in 'text', folded
+ * as PCRE2's caseless matching folds: ASCII letters by the class table,
+ * and the two non-ASCII characters that PCRE2 equates with ASCII letters
+ * (KELVIN SIGN with k, LONG S with s) here, so a text the pattern matches
+ * always contains the literal. */
 static void
 ac_scan (const ac_t *ac, const guint8 *text, gsize len, guint8 *hits)
 {
@@ -609,8 +621,27 @@ ac_scan (const ac_t *ac, const guint8 *text, gsize len, guint8 *hits)
   const guint nc = ac->n_classes;
   for (gsize i = 0; i < len; i++)
     {
-      s = ac->delta[s * nc + ac->cls[text[i]]];
-      guint32 t = ac->out[s] >= 0 ? s : ac->out_link[s];
+      guint8 b = text[i];
+      guint c = ac->cls[b];
+      if (G_UNLIKELY (b == 0xE2 || b == 0xC5))
+        {
+          if (b == 0xE2 && i + 2 < len && text[i + 1] == 0x84 && text[i + 2] == 0xAA)
+            {
+              c = ac->cls['k'];
+              i += 2;
+            }
+          else if (b == 0xC5 && i + 1 < len && text[i + 1] == 0xBF)
+            {
+              c = ac->cls['s'];
+              i += 1;
+            }
+        }
+      s = ac->delta[(s & ~AC_OUTPUT) * nc + c];
+      if (G_LIKELY (!(s & AC_OUTPUT)))
+        continue;
+      guint32 t = s & ~AC_OUTPUT;
+      if (ac->out[t] < 0)
+        t = ac->out_link[t];
       while (t != 0)
         {
           guint id = (guint) ac->out[t];
@@ -1026,14 +1057,24 @@ parse_condition (parser_t *ps, const char *start, const char *tilde)
   for (guint i = 0; i < c->n_fields; i++)
     g_string_append_printf (label, "%s%s", i > 0 ? ", " : "", c->fields[i].label);
   c->label = g_string_free (label, FALSE);
-  GPtrArray *lits = required_literals (pattern, (options & PCRE2_EXTENDED) != 0);
-  if (lits != NULL)
+  GPtrArray *sets = required_literals (pattern, (options & PCRE2_EXTENDED) != 0);
+  if (sets != NULL)
     {
-      c->n_literals = lits->len;
-      c->literals = g_new (guint, lits->len);
-      for (guint i = 0; i < lits->len; i++)
-        c->literals[i] = literal_id (ps, lits->pdata[i]);
-      g_ptr_array_unref (lits);
+      g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (guint));
+      c->n_sets = sets->len;
+      c->set_ends = g_new (guint, sets->len);
+      for (guint k = 0; k < sets->len; k++)
+        {
+          GPtrArray *set = sets->pdata[k];
+          for (guint i = 0; i < set->len; i++)
+            {
+              guint id = literal_id (ps, set->pdata[i]);
+              g_array_append_val (ids, id);
+            }
+          c->set_ends[k] = ids->len;
+        }
+      c->literals = (guint *) g_array_free (g_steal_pointer (&ids), FALSE);
+      sets_free (sets);
     }
   c->code = compile_runnable (pattern, options, plain);
   g_ptr_array_add (ps->current->conds, c);
@@ -1290,8 +1331,6 @@ typedef struct {
   pcre2_match_data *md;       /* owned: room for the whole match only */
   guint callouts;             /* start positions seen in the current match */
   gint64 cpu_start;           /* thread CPU ns when the callout started watching */
-  guint8 *fold;               /* owned: folded subject/body for the prefilter */
-  gsize fold_size;
 } scratch_t;
 
 static gint64
@@ -1331,7 +1370,6 @@ scratch_free (gpointer p)
   pcre2_match_data_free (s->md);
   pcre2_jit_stack_free (s->jit);
   pcre2_match_context_free (s->mctx);
-  g_free (s->fold);
   g_free (s);
 }
 
@@ -1436,25 +1474,23 @@ prefilter (eval_t *ev, const cond_t *c, int which, const char *text, gsize len)
     return true;
   if (!ev->scanned[which])
     {
-      scratch_t *s = ev->scratch;
-      if (s->fold_size < len + 1)
-        {
-          g_free (s->fold);
-          s->fold_size = MAX (len + 1, 4096);
-          s->fold = g_malloc (s->fold_size);
-        }
-      gsize flen = fold_text (text, len, s->fold);
       ev->hits[which] = g_malloc0 ((ev->rules->literals->len + 7) / 8);
-      ac_scan (ev->rules->ac, s->fold, flen, ev->hits[which]);
+      ac_scan (ev->rules->ac, (const guint8 *) text, len, ev->hits[which]);
       ev->scanned[which] = true;
     }
-  for (guint i = 0; i < c->n_literals; i++)
+  guint i = 0;
+  for (guint k = 0; k < c->n_sets; k++)
     {
-      guint id = c->literals[i];
-      if (ev->hits[which][id >> 3] & (1u << (id & 7)))
-        return true;
+      bool met = false;
+      for (; i < c->set_ends[k]; i++)
+        {
+          guint id = c->literals[i];
+          met = met || (ev->hits[which][id >> 3] & (1u << (id & 7))) != 0;
+        }
+      if (!met)
+        return false;
     }
-  return false;
+  return true;
 }
 
 /* Tries one text of a field; on a match fills 'where' and 'what'. */
