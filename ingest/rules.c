@@ -126,6 +126,14 @@ struct pd_rules {
 /* Freeing                                                                  */
 
 static void
+field_clear (gpointer p)
+{
+  field_t *f = p;
+  g_free (f->label);
+  g_free (f->header);
+}
+
+static void
 cond_free (cond_t *c)
 {
   if (c == NULL)
@@ -865,6 +873,9 @@ parse_condition (parser_t *ps, const char *start, const char *tilde)
   bool negated = tilde > start && tilde[-1] == '!';
   const char *fields_end = negated ? tilde - 1 : tilde;
   g_autoptr (GArray) fields = g_array_new (FALSE, TRUE, sizeof (field_t));
+  /* On every refusal below the fields go with the array; a good condition
+   * takes them over with g_array_free (..., FALSE), which clears nothing. */
+  g_array_set_clear_func (fields, field_clear);
   bool ok = true;
   for (const char *f = start; f < fields_end;)
     {
