@@ -26,7 +26,8 @@ postdesk=$build/postdesk
 gen=$build/bench/gen-corpus
 baseline=$build/bench/parse-baseline
 peak=$build/bench/peak-rss
-for tool in "$postdesk" "$gen" "$baseline" "$peak"; do
+rules_bench=$build/bench/rules-bench
+for tool in "$postdesk" "$gen" "$baseline" "$peak" "$rules_bench"; do
   if [ ! -x "$tool" ]; then
     echo "bench: $tool is missing; run 'make bench'" >&2
     exit 1
@@ -89,6 +90,13 @@ measure "parse-only baseline" "$baseline" "$main_corpus"
 sed 's/^/  /' "$work/out"
 parse_rate=$(awk '/^parse-only:/ { for (i = 1; i < NF; i++) if ($(i + 1) == "msg/s,") print $i }' "$work/out")
 parse_rss_kb=$rss_kb
+echo
+
+# ---- classification: the shipped rules and 200 generated ones ----------------
+measure "rules benchmark" "$rules_bench" --generated 200 rules "$main_corpus"
+sed 's/^/  /' "$work/out"
+rules_shipped_us=$(awk '/^rules: shipped rules/ { for (i = 1; i < NF; i++) if ($(i + 1) == "µs/message") print $i }' "$work/out")
+rules_many_us=$(awk '/^rules: 200 generated rules/ { for (i = 1; i < NF; i++) if ($(i + 1) == "µs/message") print $i }' "$work/out")
 echo
 
 # ---- ingest, once per corpus size ------------------------------------------
@@ -154,6 +162,8 @@ row "peak RSS MB" "$rss_mb" "< 64"
 row "parse-only messages/s" "$parse_rate" ""
 row "parse-only peak RSS MB" "$parse_rss_mb" ""
 row "ratio ingest/parse-only" "$ratio" "≥ 0.5"
+row "classify µs/msg, shipped" "$rules_shipped_us" "< 20"
+row "classify µs/msg, 200 rules" "$rules_many_us" "< 200"
 echo
 echo "tickets: $tickets $tickets_note"
 echo "$rss_line"

@@ -6,6 +6,7 @@
 . "$POSTDESK_SRC/tests/e2e/lib.sh"
 MAN1="$POSTDESK_SRC/docs/postdesk.1"
 MAN5="$POSTDESK_SRC/docs/postdesk.conf.5"
+MAN5_RULES="$POSTDESK_SRC/docs/postdesk-rules.5"
 CONFIG_C="$POSTDESK_SRC/ingest/config.c"
 OUTPUT_C="$POSTDESK_SRC/ingest/output.c"
 EXAMPLE="$POSTDESK_SRC/examples/postdesk.conf"
@@ -17,7 +18,7 @@ if ! command -v groff >/dev/null; then
 fi
 
 # Each page renders as man(1) would, with every groff warning turned on.
-for page in "$MAN1" "$MAN5"; do
+for page in "$MAN1" "$MAN5" "$MAN5_RULES"; do
   name=$(basename "$page")
   groff -k -man -Tutf8 -ww -z "$page" 2>"$T/warn"; ok $? "$name renders"
   is "$(head -c 2000 "$T/warn")" "" "$name renders without warnings"
@@ -106,6 +107,7 @@ check_json "tickets list --json, tickets show --json" "$(pd tickets list --json 
 check_json "tickets list --json, tickets show --json" "$(pd tickets show --json 1 | jq 'del(.messages)')"
 check_json "tickets list --json, tickets show --json" "$(pd tickets show --json 1 | jq '[.messages[] | select(.attachments | length > 0)][0]')"
 check_json "quarantine list --json" "$(pd quarantine list --json | jq '.[0]')"
+check_json "rules test --json" "$(pd rules test --json "$POSTDESK_SRC/examples/mail/02-production-down-logs.eml" | jq '.[0]')"
 # The outbox is empty in this version: its fields come from output.c.
 outbox_keys=$(awk '/^pd_json_outbox_item/ { on = 1 } on && /^}/ { exit } on' "$OUTPUT_C" | grep -oE '\(b, "[a-z_]+"' | grep -oE '[a-z_]+"$' | tr -d '"' | sort -u)
 [ -n "$outbox_keys" ]; ok $? "the outbox fields are found in output.c"
@@ -147,4 +149,15 @@ lo=$(printf '%s' "$range" | awk '{ print $3 }')
 hi=$(( $(printf '%s' "$range" | sed 's/.*n > //; s/)//') ))
 has "$(section "$T/man5.txt" "SECTION [postdesk]")" "$lo"; ok $? "postdesk.conf.5 gives max_message_bytes' minimum $lo"
 has "$(section "$T/man5.txt" "SECTION [postdesk]")" "$hi"; ok $? "postdesk.conf.5 gives max_message_bytes' maximum $hi"
+# ---- postdesk-rules(5): every field and action the parser knows ----------
+render "$MAN5_RULES" > "$T/rules5.txt"
+RULES_C="$POSTDESK_SRC/ingest/rules.c"
+fields=$(sed -n '/^} field_names\[\] = {/,/^};/p' "$RULES_C" | grep -oE '"[a-z-]+"' | tr -d '"')
+[ -n "$fields" ]; ok $? "rules.c's field names are found"
+for f in $fields header; do
+  has "$(section "$T/rules5.txt" "CONDITIONS")" "$f"; ok $? "postdesk-rules.5 documents the field $f"
+done
+for a in severity tag no-ack stop match; do
+  has "$(section "$T/rules5.txt" "ACTIONS")" "$a"; ok $? "postdesk-rules.5 documents the action $a"
+done
 done_testing
