@@ -18,8 +18,11 @@
 #include "postdesk/source.h"
 
 static bool
-collect (const char *raw, gsize len, const char *origin, gpointer data, GError **err)
+collect (const char *raw, gsize len, gint64 true_size, const char *origin, pd_time_t received,
+         gpointer data, GError **err)
 {
+  (void) true_size;
+  (void) received;
   (void) origin;
   (void) err;
   GPtrArray *messages = data;
@@ -143,7 +146,7 @@ main (int argc, char **argv)
     {
       GError *err = NULL;
       guint skipped = 0;
-      if (!pd_source_read (argv[i], collect, messages, &skipped, &err))
+      if (!pd_source_read (argv[i], PD_SOURCE_MAX_BYTES, collect, messages, &skipped, &err))
         {
           fprintf (stderr, "rules-bench: %s\n", err->message);
           return 1;
