@@ -20,6 +20,11 @@ typedef struct {
   pd_arrival_t arrival;   /* strings below are what it points to */
   char *mailbox;          /* owned */
   char *origin;           /* owned */
+  char *message_id;       /* owned: of mail going to quarantine, when one could be
+                             read; else NULL */
+  pd_message_t *headers;  /* owned: of mail over the size limit, its header section
+                             parsed (open_ticket_for_oversized); else NULL */
+  char *headers_hash;     /* owned when headers != NULL: pd_mime_content_hash of it */
 } prepared_t;
 
 struct pd_pipeline {
@@ -55,6 +60,9 @@ prepared_free (prepared_t *m)
   g_free (m->content_hash);
   g_free (m->mailbox);
   g_free (m->origin);
+  g_free (m->message_id);
+  pd_message_free (m->headers);
+  g_free (m->headers_hash);
   g_free (m);
 }
 
@@ -197,10 +205,9 @@ end_message (pd_pipeline_t *p, GError **err)
 
 static bool
 quarantine (pd_pipeline_t *p, const char *raw, gsize len, const pd_arrival_t *arrival,
-            const char *reason, gint64 *id, GError **err)
+            const char *reason, const char *message_id, gint64 *id, bool *was_new, GError **err)
 {
-  bool was_new = false;
-  if (!pd_store_quarantine_add (p->store, raw, len, reason, arrival, id, &was_new, err))
+  if (!pd_store_quarantine_add (p->store, raw, len, reason, message_id, arrival, id, was_new, err))
     return false;
   g_message ("quarantined %s: %s", arrival->origin != NULL ? arrival->origin : "message", reason);
   return true;
@@ -245,6 +252,39 @@ arrival_time (const pd_arrival_t *arrival, const pd_message_t *msg)
   return now;
 }
 
+/* The header section of mail over the size limit, parsed on its own (its
+ * body is never parsed): who wrote, about what and when, to open a ticket
+ * from, and its Message-ID for the quarantine entry. The section ends at
+ * the first empty line; without one, or without a usable sender, there is
+ * nothing to open a ticket from. */
+static void
+parse_oversized_headers (prepared_t *m)
+{
+  gsize limit = MIN (m->len, (gsize) PD_MIME_MAX_HEADER_BYTES + 2);
+  gsize end = 0;
+  for (const char *nl = memchr (m->raw, '\n', limit); nl != NULL && end == 0;
+       nl = memchr (nl + 1, '\n', limit - (gsize) (nl + 1 - m->raw)))
+    {
+      gsize rest = limit - (gsize) (nl + 1 - m->raw);
+      if ((rest >= 1 && nl[1] == '\n') || (rest >= 2 && nl[1] == '\r' && nl[2] == '\n'))
+        end = (gsize) (nl + 1 - m->raw);
+    }
+  if (end == 0)
+    return;
+  g_autofree char *section = g_malloc (end + 1);
+  memcpy (section, m->raw, end);
+  section[end] = '\n';
+  m->headers = pd_mime_parse (section, end + 1, 0, NULL);
+  if (m->headers == NULL)
+    return;
+  if (!m->headers->message_id_synthetic)
+    m->message_id = g_strdup (m->headers->message_id);
+  if (m->headers->from == NULL)
+    g_clear_pointer (&m->headers, pd_message_free);
+  else
+    m->headers_hash = pd_mime_content_hash (section, end + 1);
+}
+
 /* Everything that needs no database, so that it can run on another core
  * than the writer. 'raw' is copied when 'copy' is true, else borrowed. */
 static prepared_t *
@@ -274,14 +314,16 @@ prepare (const pd_config_t *cfg, const char *raw, gsize len, const pd_arrival_t 
         m->reason = g_strdup_printf ("message is %" G_GINT64_FORMAT " bytes, but only its first %" G_GSIZE_FORMAT
                                      " bytes were kept when it arrived over the size limit; ingest the original again",
                                      arrival->true_size, len);
-      m->arrival.received_at = arrival_time (arrival, NULL);
+      parse_oversized_headers (m);
+      m->arrival.received_at = arrival_time (arrival, m->headers);
       return m;
     }
   if (len > (gsize) cfg->max_message_bytes)
     {
       m->reason = g_strdup_printf ("message is %" G_GSIZE_FORMAT " bytes, over max_message_bytes (%" G_GINT64_FORMAT ")",
                                    len, cfg->max_message_bytes);
-      m->arrival.received_at = arrival_time (arrival, NULL);
+      parse_oversized_headers (m);
+      m->arrival.received_at = arrival_time (arrival, m->headers);
       return m;
     }
   GError *perr = NULL;
@@ -295,11 +337,115 @@ prepare (const pd_config_t *cfg, const char *raw, gsize len, const pd_arrival_t 
   else if (m->msg->from == NULL)
     {
       m->reason = g_strdup ("no usable sender: the From header is missing or holds no address");
+      if (!m->msg->message_id_synthetic)
+        m->message_id = g_strdup (m->msg->message_id);
       g_clear_pointer (&m->msg, pd_message_free);
     }
   else
     m->content_hash = pd_mime_content_hash (raw, len);
   return m;
+}
+
+/* The note that stands for mail over the size limit, into the ticket it
+ * threads into or a new one; *ticket receives it. The same headers seen
+ * before (another copy of the mail) name the ticket they opened then. */
+static bool
+store_oversized_note (pd_pipeline_t *p, prepared_t *m, gint64 quarantine_id, gint64 *ticket,
+                      GError **err)
+{
+  pd_message_t *msg = m->headers;
+  if (!pd_store_find_duplicate (p->store, msg->message_id, m->headers_hash, pd_mime_content_hash,
+                                ticket, err))
+    return false;
+  if (*ticket > 0)
+    return true;
+  pd_thread_t th;
+  if (!pd_thread_find (p->store, p->cfg, msg, &th, err))
+    return false;
+  const char *kind = kind_of (p->cfg, msg);
+  const pd_arrival_t *arrival = &m->arrival;
+  g_autofree char *entry = g_strdup_printf ("%" G_GINT64_FORMAT, quarantine_id);
+  *ticket = th.ticket_id;
+  if (*ticket == 0)
+    {
+      g_autofree char *subject = pd_thread_normalize_subject (msg->subject, p->cfg->ticket_prefix);
+      pd_ticket_new_t t = {
+        .subject = subject,
+        .requester_name = msg->from->name,
+        .requester_address = msg->from->address,
+        .severity = 2,
+        .created_at = arrival->received_at,
+        .linked_to = th.linked_to,
+        .mailbox = arrival->mailbox,
+      };
+      g_autofree char *linked = th.linked_to > 0 ? g_strdup_printf ("%" G_GINT64_FORMAT, th.linked_to) : NULL;
+      g_autofree char *detail = event_detail ("how", th.how, "message_id", msg->message_id,
+                                              "linked_to", linked, "quarantine", entry, NULL);
+      if (!pd_store_ticket_create (p->store, &t, ticket, err)
+          || !pd_store_event_add (p->store, *ticket, arrival->received_at, msg->from->address, "opened",
+                                  detail, err))
+        return false;
+    }
+  else
+    {
+      g_autofree char *detail = event_detail ("how", th.how, "message_id", msg->message_id,
+                                              "kind", kind, "quarantine", entry, NULL);
+      if (!pd_store_event_add (p->store, *ticket, arrival->received_at, msg->from->address, "message",
+                               detail, err))
+        return false;
+    }
+  /* The raw bytes stay the quarantine entry's alone (raw id 0). */
+  gint64 row = 0;
+  return pd_store_message_add (p->store, *ticket, msg, kind, m->headers_hash, 0, arrival, &row, err)
+         && add_participants (p, *ticket, msg, kind, th.ticket_id == 0, err);
+}
+
+/* Mail over the size limit is held without its body, but a customer wrote:
+ * its header section opens a ticket (or joins the thread it answers) with
+ * a note of its true size, the limit and the quarantine entry that keeps
+ * its bytes, so that nobody is ignored for sending a large file. The entry
+ * stays held, since the body is not stored, and is linked to the ticket.
+ * The note refers to the message it stands for, so that the whole message,
+ * stored after a larger limit, joins the same ticket ("referenced-by") and
+ * releases the entry. It runs in a savepoint of its own: headers the
+ * database refuses cost the ticket, never the entry. m->headers is
+ * consumed. */
+static bool
+open_ticket_for_oversized (pd_pipeline_t *p, prepared_t *m, gint64 quarantine_id, GError **err)
+{
+  pd_message_t *msg = m->headers;
+  gint64 size = MAX (m->arrival.true_size, (gint64) m->len);
+  if (size <= p->cfg->max_message_bytes)
+    return true;
+  g_free (msg->body_text);
+  msg->body_text = g_strdup_printf ("[postdesk] This message was too large to store: it is %" G_GINT64_FORMAT
+                                    " bytes, over the limit of %" G_GINT64_FORMAT " bytes (max_message_bytes)."
+                                    " Only its headers are here. Its raw bytes are kept in quarantine entry %"
+                                    G_GINT64_FORMAT " (postdesk quarantine show %" G_GINT64_FORMAT ").\n",
+                                    size, p->cfg->max_message_bytes, quarantine_id, quarantine_id);
+  if (!msg->message_id_synthetic)
+    g_ptr_array_add (msg->references, g_strdup (msg->message_id));
+
+  if (!pd_store_savepoint (p->store, err))
+    return false;
+  GError *local = NULL;
+  gint64 ticket = 0;
+  if (store_oversized_note (p, m, quarantine_id, &ticket, &local)
+      && pd_store_quarantine_link (p->store, quarantine_id, ticket, &local))
+    {
+      g_message ("quarantine entry %" G_GINT64_FORMAT ": ticket %s-%" G_GINT64_FORMAT " opened from its headers",
+                 quarantine_id, p->cfg->ticket_prefix, ticket);
+      return pd_store_release (p->store, err);
+    }
+  pd_store_rollback_savepoint (p->store);
+  if (!g_error_matches (local, PD_ERROR, PD_ERROR_REJECTED))
+    {
+      g_propagate_error (err, local);
+      return false;
+    }
+  g_warning ("quarantine entry %" G_GINT64_FORMAT ": no ticket from its headers: %s", quarantine_id, local->message);
+  g_error_free (local);
+  return true;
 }
 
 /* Everything that happens to one parsed message inside its savepoint. */
@@ -352,6 +498,9 @@ store_message (pd_pipeline_t *p, const prepared_t *m, pd_outcome_t *outcome, gin
     return false;
   if (!add_participants (p, ticket, msg, kind, *outcome == PD_OUTCOME_NEW_TICKET, err))
     return false;
+  /* A held copy of this mail (no sender, re-ingested by hand) is stored now. */
+  if (!pd_store_quarantine_release_message (p->store, msg->message_id, ticket, NULL, err))
+    return false;
   *ticket_out = ticket;
   return true;
 }
@@ -389,10 +538,11 @@ store_prepared (pd_pipeline_t *p, prepared_t *m, pd_outcome_t *outcome, gint64 *
     return false;
 
   GError *local = NULL;
-  bool ok;
+  bool ok, was_new = false;
   if (m->reason != NULL)
     {
-      ok = quarantine (p, m->raw, m->len, &m->arrival, m->reason, ticket_id, &local);
+      ok = quarantine (p, m->raw, m->len, &m->arrival, m->reason, m->message_id, ticket_id, &was_new, &local)
+           && (!was_new || m->headers == NULL || open_ticket_for_oversized (p, m, *ticket_id, &local));
       *outcome = PD_OUTCOME_QUARANTINED;
     }
   else
@@ -411,7 +561,8 @@ store_prepared (pd_pipeline_t *p, prepared_t *m, pd_outcome_t *outcome, gint64 *
       g_clear_error (&local);
       if (!pd_store_savepoint (p->store, err))
         return false;
-      if (!quarantine (p, m->raw, m->len, &m->arrival, reason, ticket_id, err))
+      if (!quarantine (p, m->raw, m->len, &m->arrival, reason,
+                       m->msg->message_id_synthetic ? NULL : m->msg->message_id, ticket_id, &was_new, err))
         {
           pd_store_rollback_savepoint (p->store);
           return false;

@@ -119,9 +119,13 @@ typedef struct {
   pd_time_t received_at;
   gint64 size;
   char *mailbox;         /* owned, NULL for files */
-  char *origin;          /* owned: the file (and position in an mbox) it came from, or NULL */
+  char *origin;          /* owned: the file (and position in an mbox), or the IMAP
+                          * mailbox and UID, it came from; NULL when unknown */
+  char *message_id;      /* owned: its Message-ID when one could be read, else NULL */
   char *status;          /* owned: held | released */
-  gint64 ticket_id;      /* the ticket it became after a retry; 0 while held */
+  gint64 ticket_id;      /* the ticket it became after a retry; for a held entry
+                          * over the size limit, the ticket opened from its
+                          * headers; else 0 */
 } pd_quarantine_item_t;
 void pd_quarantine_item_free (pd_quarantine_item_t *q);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (pd_quarantine_item_t, pd_quarantine_item_free)
@@ -234,11 +238,15 @@ bool pd_store_mailbox_state_set (pd_store_t *store, const char *mailbox,
                                  gint64 uidvalidity, gint64 last_uid, GError **err);
 
 /* ---- quarantine ------------------------------------------------------- */
-/* Keeps raw bytes postdesk could not turn into a ticket, with the reason.
- * The same bytes quarantined again while still held update the reason and
- * return the existing id (*was_new false). */
+/* Keeps raw bytes postdesk could not turn into a ticket, with the reason and
+ * the message's Message-ID when one could be read ('message_id', NULL when
+ * unknown), so that the same mail stored later releases the entry. An
+ * arrival without an origin but with an IMAP UID records the mailbox and
+ * UID as its origin. The same bytes quarantined again while still held
+ * update the reason and return the existing id (*was_new false). */
 bool pd_store_quarantine_add (pd_store_t *store, const char *raw, gsize len,
-                              const char *reason, const pd_arrival_t *arrival,
+                              const char *reason, const char *message_id,
+                              const pd_arrival_t *arrival,
                               gint64 *id, bool *was_new, GError **err);
 /* Held entries when 'all' is false, every entry otherwise.
  * (transfer full, of pd_quarantine_item_t*) */
@@ -250,5 +258,35 @@ bool pd_store_quarantine_get (pd_store_t *store, gint64 id,
 bool pd_store_quarantine_release (pd_store_t *store, gint64 id, gint64 ticket_id, GError **err);
 /* Records a new reason after a retry that failed again. */
 bool pd_store_quarantine_set_reason (pd_store_t *store, gint64 id, const char *reason, GError **err);
+/* Links a held entry to the ticket opened from its headers (mail over the
+ * size limit); it stays held, since its body is not stored. */
+bool pd_store_quarantine_link (pd_store_t *store, gint64 id, gint64 ticket_id, GError **err);
+/* Marks every held entry whose Message-ID is 'message_id' released into
+ * 'ticket_id': mail stored after all (a corrected copy ingested by hand)
+ * does not stay held forever. *released (may be NULL) is how many were. */
+bool pd_store_quarantine_release_message (pd_store_t *store, const char *message_id,
+                                          gint64 ticket_id, guint *released, GError **err);
+/* Removes an entry, held or released, and its raw bytes unless a message or
+ * another entry holds the same bytes; the removal is recorded in the
+ * journal (pd_store_quarantine_journal) as 'action' by 'actor'.
+ * PD_ERROR_NOT_FOUND when there is no such entry. */
+bool pd_store_quarantine_delete (pd_store_t *store, gint64 id, const char *actor,
+                                 const char *action, GError **err);
+/* Removes, as pd_store_quarantine_delete does with the action
+ * "quarantine-purge", every entry quarantined before 'before'; *removed is
+ * how many. One transaction: all or none. */
+bool pd_store_quarantine_purge (pd_store_t *store, pd_time_t before, const char *actor,
+                                guint *removed, GError **err);
+
+/* ---- journal ----------------------------------------------------------- */
+/* Appends to the journal (what people did that concerns no ticket) that
+ * 'actor', a Unix user name, did 'action' to quarantine entry 'id'. The
+ * detail is a JSON object with the entry's id, reason, origin and size, the
+ * ticket it went to when 'ticket_id' is not 0, and the string pairs of
+ * 'extra' (key, value, ..., NULL; may be NULL). Journal rows are never
+ * changed. PD_ERROR_NOT_FOUND when there is no such entry. */
+bool pd_store_quarantine_journal (pd_store_t *store, gint64 id, const char *actor,
+                                  const char *action, gint64 ticket_id,
+                                  const char *const *extra, GError **err);
 
 #endif

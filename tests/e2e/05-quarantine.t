@@ -37,7 +37,7 @@ like "$(cat "$T/err")" "still held: message is" "and says why"
 
 sed -i 's/^max_message_bytes = .*/max_message_bytes = 26214400/' "$CONF"
 out=$(pd quarantine retry 1); ok $? "retry after raising max_message_bytes"
-is "$out" "quarantine 1 released: SUP-1 (new ticket)" "the message becomes a ticket"
+is "$out" "quarantine 1 released: SUP-1 (threaded)" "the message joins the ticket its headers opened"
 is "$(ticket 1 .subject)" "Big log" "with its content"
 is "$(pd quarantine list --json | jq length)" 3 "it leaves the held list"
 is "$(pd quarantine list --all --json | jq -r '.[0].status + " " + (.[0].ticket|tostring)')" "released 1" "list --all shows where it went"

@@ -997,11 +997,11 @@ test_quarantine_add_list_get_release (void)
   gint64 q1 = 0, q2 = 0;
   bool was_new = false;
   GError *err = NULL;
-  g_assert_true (pd_store_quarantine_add (store, raw1, strlen (raw1), "no sender", &arrival,
+  g_assert_true (pd_store_quarantine_add (store, raw1, strlen (raw1), "no sender", NULL, &arrival,
                                           &q1, &was_new, &err));
   g_assert_no_error (err);
   g_assert_true (was_new);
-  g_assert_true (pd_store_quarantine_add (store, raw2, strlen (raw2), "header too big", NULL,
+  g_assert_true (pd_store_quarantine_add (store, raw2, strlen (raw2), "header too big", NULL, NULL,
                                           &q2, &was_new, &err));
   g_assert_true (was_new);
   g_assert_cmpint (q2, >, q1);
@@ -1078,13 +1078,13 @@ test_quarantine_same_bytes_while_held_reuse_entry (void)
   gint64 id1 = 0, id2 = 0, id3 = 0;
   bool was_new = false;
   GError *err = NULL;
-  g_assert_true (pd_store_quarantine_add (store, raw, strlen (raw), "first reason", NULL,
+  g_assert_true (pd_store_quarantine_add (store, raw, strlen (raw), "first reason", NULL, NULL,
                                           &id1, &was_new, &err));
   g_assert_true (was_new);
 
   /* Inside a caller's transaction too, and it stays open afterwards. */
   g_assert_true (pd_store_begin (store, &err));
-  g_assert_true (pd_store_quarantine_add (store, raw, strlen (raw), "second reason", NULL,
+  g_assert_true (pd_store_quarantine_add (store, raw, strlen (raw), "second reason", NULL, NULL,
                                           &id2, &was_new, &err));
   g_assert_true (pd_store_in_transaction (store));
   g_assert_true (pd_store_commit (store, &err));
@@ -1101,7 +1101,7 @@ test_quarantine_same_bytes_while_held_reuse_entry (void)
   /* Once released, the same bytes failing again are a new entry. */
   gint64 ticket = make_ticket (store, "T", "ada@example.org", 1);
   g_assert_true (pd_store_quarantine_release (store, id1, ticket, &err));
-  g_assert_true (pd_store_quarantine_add (store, raw, strlen (raw), "third reason", NULL,
+  g_assert_true (pd_store_quarantine_add (store, raw, strlen (raw), "third reason", NULL, NULL,
                                           &id3, &was_new, &err));
   g_assert_true (was_new);
   g_assert_cmpint (id3, !=, id1);
@@ -1200,7 +1200,7 @@ test_rolled_back_transaction_leaves_nothing (void)
   g_assert_true (pd_store_begin (store, &err));
   g_assert_true (ingest_one (store, "gone-1@x", 1, &err));
   g_assert_true (ingest_one (store, "gone-2@x", 2, &err));
-  g_assert_true (pd_store_quarantine_add (store, "q", 1, "r", NULL, &(gint64){ 0 }, &(bool){ 0 }, &err));
+  g_assert_true (pd_store_quarantine_add (store, "q", 1, "r", NULL, NULL, &(gint64){ 0 }, &(bool){ 0 }, &err));
   g_assert_true (pd_store_mailbox_state_set (store, "INBOX", 1, 2, &err));
   pd_store_rollback (store);
   g_assert_false (pd_store_in_transaction (store));
@@ -1223,6 +1223,208 @@ test_rolled_back_transaction_leaves_nothing (void)
   g_assert_error (err, PD_ERROR, PD_ERROR_DB);
   g_clear_error (&err);
   g_assert_false (pd_store_in_transaction (store));
+}
+
+/* ---- working the quarantine: delete, purge, release by Message-ID, journal ------------------- */
+
+/* Quarantines 'raw' with 'reason' and 'message_id'; returns the entry's id. */
+static gint64
+hold (pd_store_t *store, const char *raw, const char *reason, const char *message_id)
+{
+  gint64 id = 0;
+  bool was_new = false;
+  GError *err = NULL;
+  g_assert_true (pd_store_quarantine_add (store, raw, strlen (raw), reason, message_id, NULL, &id, &was_new, &err));
+  g_assert_no_error (err);
+  g_assert_true (was_new);
+  return id;
+}
+
+static void
+test_quarantine_delete_keeps_shared_raw_bytes (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  g_autoptr (pd_store_t) store = open_store (path);
+  GError *err = NULL;
+  /* A stored message and an entry holding the very same bytes share one row. */
+  g_assert_true (ingest_one (store, "shared@x", 10, &err));
+  gint64 shared = hold (store, "Message-ID: <shared@x>\r\n\r\nbody\r\n", "refused", NULL);
+  gint64 own = hold (store, "root:x:0:0::/root:/bin/bash\n", "not an RFC 5322 message", NULL);
+  g_assert_cmpint (count_rows (path, "SELECT count(*) FROM raw_messages"), ==, 2);
+
+  g_assert_true (pd_store_quarantine_delete (store, shared, "ada", "quarantine-delete", &err));
+  g_assert_no_error (err);
+  g_assert_cmpint (count_rows (path, "SELECT count(*) FROM raw_messages"), ==, 2);
+  g_assert_true (pd_store_quarantine_delete (store, own, "ada", "quarantine-delete", &err));
+  g_assert_cmpint (count_rows (path, "SELECT count(*) FROM raw_messages"), ==, 1);
+  g_assert_cmpint (count_rows (path, "SELECT count(*) FROM raw_messages WHERE CAST(bytes AS TEXT) LIKE 'root:%'"), ==, 0);
+  g_assert_cmpint (count_rows (path, "SELECT count(*) FROM quarantine"), ==, 0);
+
+  sqlite3 *db = raw_db (path);
+  g_autofree char *row = query_text (db, "SELECT actor || ' ' || action || ' ' || detail FROM journal ORDER BY id DESC LIMIT 1");
+  g_autofree char *want = g_strdup_printf ("ada quarantine-delete {\"id\":%" G_GINT64_FORMAT
+                                           ",\"reason\":\"not an RFC 5322 message\",\"origin\":null,\"size\":28}",
+                                           own);
+  g_assert_cmpstr (row, ==, want);
+  sqlite3_close (db);
+
+  g_assert_false (pd_store_quarantine_delete (store, own, "ada", "quarantine-delete", &err));
+  g_assert_error (err, PD_ERROR, PD_ERROR_NOT_FOUND);
+  g_clear_error (&err);
+  g_assert_cmpint (count_rows (path, "SELECT count(*) FROM journal"), ==, 2);
+}
+
+static void
+test_quarantine_delete_keeps_bytes_of_another_entry (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  g_autoptr (pd_store_t) store = open_store (path);
+  GError *err = NULL;
+  const char *raw = "no sender here\n\nbody\n";
+  gint64 first = hold (store, raw, "no sender", NULL);
+  gint64 ticket = make_ticket (store, "T", "ada@example.org", 1);
+  g_assert_true (pd_store_quarantine_release (store, first, ticket, &err));
+  gint64 second = hold (store, raw, "no sender again", NULL);
+  g_assert_cmpint (second, !=, first);
+  g_assert_true (pd_store_quarantine_delete (store, first, "ada", "quarantine-delete", &err));
+  g_autoptr (GBytes) bytes = NULL;
+  g_assert_true (pd_store_quarantine_get (store, second, NULL, &bytes, &err));
+  g_assert_no_error (err);
+  g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), raw, strlen (raw));
+}
+
+static void
+test_quarantine_purge_by_age (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  g_autoptr (pd_store_t) store = open_store (path);
+  GError *err = NULL;
+  gint64 old = hold (store, "old", "r", NULL);
+  gint64 older = hold (store, "older", "r", NULL);
+  gint64 young = hold (store, "young", "r", NULL);
+  sqlite3 *db = raw_db (path);
+  g_autofree char *sql = g_strdup_printf ("UPDATE quarantine SET created_at = 1000 WHERE id = %" G_GINT64_FORMAT ";"
+                                          "UPDATE quarantine SET created_at = 500 WHERE id = %" G_GINT64_FORMAT ";"
+                                          "UPDATE quarantine SET created_at = 2000 WHERE id = %" G_GINT64_FORMAT,
+                                          old, older, young);
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  guint removed = 99;
+  g_assert_true (pd_store_quarantine_purge (store, 1500, "bob", &removed, &err));
+  g_assert_no_error (err);
+  g_assert_cmpuint (removed, ==, 2);
+  g_autoptr (GPtrArray) left = NULL;
+  g_assert_true (pd_store_quarantine_list (store, true, &left, &err));
+  g_assert_cmpuint (left->len, ==, 1);
+  g_assert_cmpint (((pd_quarantine_item_t *) left->pdata[0])->id, ==, young);
+  g_assert_cmpint (count_rows (path, "SELECT count(*) FROM raw_messages"), ==, 1);
+  g_assert_cmpint (count_rows (path, "SELECT count(*) FROM journal WHERE actor = 'bob' AND action = 'quarantine-purge'"), ==, 2);
+
+  g_assert_true (pd_store_quarantine_purge (store, 1500, "bob", &removed, &err));
+  g_assert_cmpuint (removed, ==, 0);
+}
+
+static void
+test_quarantine_release_by_message_id (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  g_autoptr (pd_store_t) store = open_store (path);
+  GError *err = NULL;
+  gint64 mine = hold (store, "no sender 1", "no sender", "mine@x");
+  gint64 other = hold (store, "no sender 2", "no sender", "other@x");
+  gint64 unknown = hold (store, "no sender 3", "no sender", NULL);
+  gint64 ticket = make_ticket (store, "T", "ada@example.org", 1);
+
+  guint released = 99;
+  g_assert_true (pd_store_quarantine_release_message (store, "mine@x", ticket, &released, &err));
+  g_assert_no_error (err);
+  g_assert_cmpuint (released, ==, 1);
+  g_autoptr (pd_quarantine_item_t) item = NULL;
+  g_assert_true (pd_store_quarantine_get (store, mine, &item, NULL, &err));
+  g_assert_cmpstr (item->status, ==, "released");
+  g_assert_cmpint (item->ticket_id, ==, ticket);
+  g_assert_cmpstr (item->message_id, ==, "mine@x");
+
+  /* Released once; an entry without a Message-ID is never matched. */
+  g_assert_true (pd_store_quarantine_release_message (store, "mine@x", ticket, &released, &err));
+  g_assert_cmpuint (released, ==, 0);
+  g_assert_true (pd_store_quarantine_release_message (store, NULL, ticket, &released, &err));
+  g_assert_cmpuint (released, ==, 0);
+  g_autoptr (GPtrArray) held = NULL;
+  g_assert_true (pd_store_quarantine_list (store, false, &held, &err));
+  g_assert_cmpuint (held->len, ==, 2);
+  g_assert_cmpint (((pd_quarantine_item_t *) held->pdata[0])->id, ==, other);
+  g_assert_cmpint (((pd_quarantine_item_t *) held->pdata[1])->id, ==, unknown);
+  g_assert_null (((pd_quarantine_item_t *) held->pdata[1])->message_id);
+
+  /* The same bytes held again learn the Message-ID they lacked. */
+  gint64 again = 0;
+  bool was_new = true;
+  g_assert_true (pd_store_quarantine_add (store, "no sender 3", 11, "no sender", "late@x", NULL, &again, &was_new, &err));
+  g_assert_false (was_new);
+  g_autoptr (pd_quarantine_item_t) late = NULL;
+  g_assert_true (pd_store_quarantine_get (store, unknown, &late, NULL, &err));
+  g_assert_cmpstr (late->message_id, ==, "late@x");
+}
+
+static void
+test_quarantine_link_keeps_entry_held (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  g_autoptr (pd_store_t) store = open_store (path);
+  GError *err = NULL;
+  gint64 id = hold (store, "From: a@x\n\nfirst bytes of something huge", "too big", "huge@x");
+  gint64 ticket = make_ticket (store, "Huge", "a@x", 1);
+  g_assert_true (pd_store_quarantine_link (store, id, ticket, &err));
+  g_assert_no_error (err);
+  g_autoptr (pd_quarantine_item_t) item = NULL;
+  g_assert_true (pd_store_quarantine_get (store, id, &item, NULL, &err));
+  g_assert_cmpstr (item->status, ==, "held");
+  g_assert_cmpint (item->ticket_id, ==, ticket);
+  g_assert_false (pd_store_quarantine_link (store, id + 1, ticket, &err));
+  g_assert_error (err, PD_ERROR, PD_ERROR_NOT_FOUND);
+  g_clear_error (&err);
+}
+
+static void
+test_quarantine_journal_detail_is_strict_json (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  g_autoptr (pd_store_t) store = open_store (path);
+  GError *err = NULL;
+  /* A reason and an origin can hold any character, U+001F included, which
+   * json-glib would write raw. */
+  gint64 id = 0;
+  bool was_new = false;
+  pd_arrival_t arrival = { .received_at = 5, .origin = "/mail/odd\x1f\nname" };
+  g_assert_true (pd_store_quarantine_add (store, "x", 1, "bad \x1f header", NULL, &arrival, &id, &was_new, &err));
+  const char *extra[] = { "file", "/tmp/fixed\x1f.eml", NULL };
+  g_assert_true (pd_store_quarantine_journal (store, id, "ada", "quarantine-retry", 42, extra, &err));
+  g_assert_no_error (err);
+  sqlite3 *db = raw_db (path);
+  g_autofree char *detail = query_text (db, "SELECT detail FROM journal");
+  g_assert_cmpstr (detail, ==, "{\"id\":1,\"reason\":\"bad \\u001f header\",\"origin\":\"/mail/odd\\u001f\\nname\","
+                               "\"size\":1,\"ticket\":42,\"file\":\"/tmp/fixed\\u001f.eml\"}");
+  sqlite3_close (db);
+  g_assert_false (pd_store_quarantine_journal (store, id + 1, "ada", "quarantine-retry", 0, NULL, &err));
+  g_assert_error (err, PD_ERROR, PD_ERROR_NOT_FOUND);
+  g_clear_error (&err);
+}
+
+static void
+test_quarantine_imap_origin (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  g_autoptr (pd_store_t) store = open_store (path);
+  GError *err = NULL;
+  pd_arrival_t arrival = { .received_at = 5, .mailbox = "INBOX", .uidvalidity = 9, .uid = 41 };
+  gint64 id = 0;
+  bool was_new = false;
+  g_assert_true (pd_store_quarantine_add (store, "x", 1, "r", NULL, &arrival, &id, &was_new, &err));
+  g_autoptr (pd_quarantine_item_t) item = NULL;
+  g_assert_true (pd_store_quarantine_get (store, id, &item, NULL, &err));
+  g_assert_cmpstr (item->origin, ==, "INBOX UID 41 (UIDVALIDITY 9)");
 }
 
 static void
@@ -1414,6 +1616,14 @@ main (int argc, char **argv)
   g_test_add_func ("/store/quarantine/missing-is-not-found", test_quarantine_missing_is_not_found);
   g_test_add_func ("/store/quarantine/same-bytes-while-held-reuse-entry",
                    test_quarantine_same_bytes_while_held_reuse_entry);
+  g_test_add_func ("/store/quarantine/delete-keeps-shared-raw-bytes", test_quarantine_delete_keeps_shared_raw_bytes);
+  g_test_add_func ("/store/quarantine/delete-keeps-bytes-of-another-entry",
+                   test_quarantine_delete_keeps_bytes_of_another_entry);
+  g_test_add_func ("/store/quarantine/purge-by-age", test_quarantine_purge_by_age);
+  g_test_add_func ("/store/quarantine/release-by-message-id", test_quarantine_release_by_message_id);
+  g_test_add_func ("/store/quarantine/link-keeps-entry-held", test_quarantine_link_keeps_entry_held);
+  g_test_add_func ("/store/quarantine/journal-detail-is-strict-json", test_quarantine_journal_detail_is_strict_json);
+  g_test_add_func ("/store/quarantine/imap-origin", test_quarantine_imap_origin);
   g_test_add_func ("/store/mailbox-state/set-get-upsert", test_mailbox_state_set_get_upsert);
   g_test_add_func ("/store/tx/savepoint-rollback-undoes-one-message-only",
                    test_savepoint_rollback_undoes_one_message_only);
