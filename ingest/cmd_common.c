@@ -1,6 +1,7 @@
 /* cmd_common.c - what every command does the same way: options, the
  * configuration, the database, error reporting. */
 #include "postdesk/cmd.h"
+#include "postdesk/rules.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,4 +133,22 @@ pd_cmd_ticket_id (const char *text, const char *prefix, char **ref)
   if (!g_ascii_string_to_unsigned (text, 10, 1, G_MAXINT64, &n, NULL))
     return 0;
   return (gint64) n;
+}
+
+pd_reloadable_t *
+pd_cmd_load_rules (const pd_config_t *cfg, int *status)
+{
+  GError *err = NULL;
+  pd_reloadable_t *rules = NULL;
+  *status = 0;
+  if (pd_reloadable_new (cfg->rules_dir, pd_rules_reload_load, (GDestroyNotify) pd_rules_free,
+                         &rules, &err))
+    return rules;
+  /* Every problem, one per line, as 'postdesk rules check' prints them:
+   * postdesk never runs with half a rule set or none. */
+  fprintf (stderr, "postdesk: the severity rules in %s have problems; nothing was ingested:\n%s\n",
+           cfg->rules_dir, err->message);
+  *status = 2;
+  g_error_free (err);
+  return NULL;
 }

@@ -142,7 +142,18 @@ pd_cmd_ingest (const pd_global_t *g, int argc, char **argv)
   int rc = pd_cmd_open (g, PD_STORE_CREATE, &cfg, &store);
   if (rc != 0)
     return rc;
+  g_autoptr (pd_reloadable_t) rules = pd_cmd_load_rules (cfg, &rc);
+  if (rules == NULL)
+    return rc;
+  /* A long import picks up edited rules on SIGHUP, as the daemon will. */
+  GError *werr = NULL;
+  if (!pd_reload_watch_sighup (&werr))
+    {
+      g_warning ("%s", werr->message);
+      g_clear_error (&werr);
+    }
   g_autoptr (pd_pipeline_t) pipeline = pd_pipeline_new (cfg, store);
+  pd_pipeline_set_rules (pipeline, rules);
   ingest_ctx_t ctx = { pipeline, mailbox, when, 0 };
 
   guint skipped = 0;

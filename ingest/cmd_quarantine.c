@@ -380,7 +380,11 @@ quarantine_retry (const pd_global_t *g, int argc, char **argv)
   if ((rc = retry_bytes (cfg, q, raw, from, file, &message)) != 0)
     return rc;
   const char *user = g_get_user_name ();
+  g_autoptr (pd_reloadable_t) rules = pd_cmd_load_rules (cfg, &rc);
+  if (rules == NULL)
+    return rc;
   g_autoptr (pd_pipeline_t) pipeline = pd_pipeline_new (cfg, store);
+  pd_pipeline_set_rules (pipeline, rules);
   pd_arrival_t arrival = {
     .received_at = q->received_at,
     .mailbox = q->mailbox,

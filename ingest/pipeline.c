@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "postdesk/mime.h"
+#include "postdesk/reload.h"
+#include "postdesk/rules.h"
 #include "postdesk/thread.h"
 
 /* A message after everything that needs no database: read, size-checked,
@@ -25,11 +27,14 @@ typedef struct {
   pd_message_t *headers;  /* owned: of mail over the size limit, its header section
                              parsed (open_ticket_for_oversized); else NULL */
   char *headers_hash;     /* owned when headers != NULL: pd_mime_content_hash of it */
+  bool classified;        /* the rules ran on msg */
+  pd_classification_t cls;  /* fields owned: what they said, when classified */
 } prepared_t;
 
 struct pd_pipeline {
   const pd_config_t *cfg;   /* borrowed */
   pd_store_t *store;        /* borrowed; the writer's while it runs */
+  pd_reloadable_t *rules;   /* borrowed, may be NULL: the severity rules */
   guint batch_count;
   gint64 batch_started;     /* monotonic µs */
   pd_pipeline_stats_t stats;     /* committed */
@@ -63,6 +68,7 @@ prepared_free (prepared_t *m)
   g_free (m->message_id);
   pd_message_free (m->headers);
   g_free (m->headers_hash);
+  pd_classification_clear (&m->cls);
   g_free (m);
 }
 
@@ -77,6 +83,12 @@ pd_pipeline_new (const pd_config_t *cfg, pd_store_t *store)
   g_queue_init (&p->queue);
   g_queue_init (&p->done);
   return p;
+}
+
+void
+pd_pipeline_set_rules (pd_pipeline_t *p, pd_reloadable_t *rules)
+{
+  p->rules = rules;
 }
 
 static void stop_writer (pd_pipeline_t *p, bool abandon);
@@ -287,9 +299,26 @@ parse_oversized_headers (prepared_t *m)
 
 /* Everything that needs no database, so that it can run on another core
  * than the writer. 'raw' is copied when 'copy' is true, else borrowed. */
-static prepared_t *
-prepare (const pd_config_t *cfg, const char *raw, gsize len, const pd_arrival_t *arrival, bool copy)
+/* Severity rules are pure CPU: they run here, on the parsing thread, with
+ * the rule set in force now. A SIGHUP since the last message swaps in the
+ * edited rules first, or keeps the old ones when the edit has a problem. */
+static void
+classify (pd_pipeline_t *p, prepared_t *m)
 {
+  if (p->rules == NULL)
+    return;
+  if (pd_reload_sighup_take ())
+    pd_reloadable_reload_logged (p->rules, "rules");
+  pd_reload_ref_t *ref = pd_reloadable_acquire (p->rules);
+  pd_rules_classify (pd_reload_ref_value (ref), m->msg, &m->cls);
+  pd_reload_ref_release (ref);
+  m->classified = true;
+}
+
+static prepared_t *
+prepare (pd_pipeline_t *p, const char *raw, gsize len, const pd_arrival_t *arrival, bool copy)
+{
+  const pd_config_t *cfg = p->cfg;
   prepared_t *m = g_new0 (prepared_t, 1);
   m->owns_raw = copy;
   m->raw = copy ? g_memdup2 (raw, len) : (char *) raw;
@@ -342,7 +371,10 @@ prepare (const pd_config_t *cfg, const char *raw, gsize len, const pd_arrival_t 
       g_clear_pointer (&m->msg, pd_message_free);
     }
   else
-    m->content_hash = pd_mime_content_hash (raw, len);
+    {
+      m->content_hash = pd_mime_content_hash (raw, len);
+      classify (p, m);
+    }
   return m;
 }
 
@@ -448,6 +480,60 @@ open_ticket_for_oversized (pd_pipeline_t *p, prepared_t *m, gint64 quarantine_id
   return true;
 }
 
+/* The names of the rules that matched, NULL-terminated (transfer full). */
+static GPtrArray *
+rule_names (const prepared_t *m)
+{
+  GPtrArray *names = g_ptr_array_new ();
+  for (guint i = 0; m->classified && i < m->cls.rules->len; i++)
+    g_ptr_array_add (names, ((pd_rule_match_t *) g_ptr_array_index (m->cls.rules, i))->name);
+  g_ptr_array_add (names, NULL);
+  return names;
+}
+
+/* The tags the rules gave, NULL-terminated (transfer container: the
+ * strings are borrowed from m). */
+static GPtrArray *
+tag_names (const prepared_t *m)
+{
+  GPtrArray *tags = g_ptr_array_new ();
+  for (guint i = 0; m->classified && i < m->cls.tags->len; i++)
+    g_ptr_array_add (tags, g_ptr_array_index (m->cls.tags, i));
+  g_ptr_array_add (tags, NULL);
+  return tags;
+}
+
+/* A customer's reply that the rules find more severe raises the ticket
+ * (never lowers it), with an event saying which rule and what text did. An
+ * engineer's reply or an auto-reply quoting the customer does not: it says
+ * nothing new about the customer's situation. */
+static bool
+raise_severity (pd_pipeline_t *p, const prepared_t *m, gint64 ticket, const char *kind, GError **err)
+{
+  if (!m->classified || strcmp (kind, "customer") != 0 || m->cls.severity_rule == NULL)
+    return true;
+  g_autoptr (GPtrArray) rules = rule_names (m);
+  bool raised = false;
+  if (!pd_store_ticket_raise_severity (p->store, ticket, m->cls.severity,
+                                       (const char *const *) rules->pdata, &raised, err))
+    return false;
+  if (!raised)
+    return true;
+  /* The classification itself, with the message that raised it. */
+  g_autofree char *why = pd_classification_to_json (&m->cls);
+  g_autoptr (JsonNode) node = json_from_string (why, NULL);
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error (err, PD_ERROR, PD_ERROR_PARSE, "the classification of %s is not a JSON object",
+                   m->msg->message_id);
+      return false;
+    }
+  json_object_set_string_member (json_node_get_object (node), "message_id", m->msg->message_id);
+  g_autofree char *detail = json_to_string (node, FALSE);
+  return pd_store_event_add (p->store, ticket, m->arrival.received_at, "postdesk", "severity",
+                             detail, err);
+}
+
 /* Everything that happens to one parsed message inside its savepoint. */
 static bool
 store_message (pd_pipeline_t *p, const prepared_t *m, pd_outcome_t *outcome, gint64 *ticket_out,
@@ -465,15 +551,18 @@ store_message (pd_pipeline_t *p, const prepared_t *m, pd_outcome_t *outcome, gin
   if (ticket == 0)
     {
       g_autofree char *subject = pd_thread_normalize_subject (msg->subject, p->cfg->ticket_prefix);
+      g_autoptr (GPtrArray) rules = rule_names (m);
+      g_autoptr (GPtrArray) tags = tag_names (m);
       pd_ticket_new_t t = {
         .subject = subject,
         .requester_name = msg->from->name,
         .requester_address = msg->from->address,
-        .severity = 2,
-        .severity_rules = NULL,
+        .severity = m->classified ? m->cls.severity : 2,
+        .severity_rules = (const char *const *) rules->pdata,
         .created_at = arrival->received_at,
         .linked_to = th.linked_to,
         .mailbox = arrival->mailbox,
+        .tags = (const char *const *) tags->pdata,
       };
       if (!pd_store_ticket_create (p->store, &t, &ticket, err))
         return false;
@@ -483,6 +572,12 @@ store_message (pd_pipeline_t *p, const prepared_t *m, pd_outcome_t *outcome, gin
       if (!pd_store_event_add (p->store, ticket, arrival->received_at, msg->from->address, "opened",
                                detail, err))
         return false;
+      if (m->classified)
+        {
+          g_autofree char *why = pd_classification_to_json (&m->cls);
+          if (!pd_store_event_add (p->store, ticket, arrival->received_at, "postdesk", "classified", why, err))
+            return false;
+        }
       *outcome = PD_OUTCOME_NEW_TICKET;
     }
   else
@@ -491,6 +586,8 @@ store_message (pd_pipeline_t *p, const prepared_t *m, pd_outcome_t *outcome, gin
                                               "kind", kind, NULL);
       if (!pd_store_event_add (p->store, ticket, arrival->received_at, msg->from->address,
                                "message", detail, err))
+        return false;
+      if (!raise_severity (p, m, ticket, kind, err))
         return false;
       *outcome = PD_OUTCOME_THREADED;
     }
@@ -587,7 +684,7 @@ pd_pipeline_ingest (pd_pipeline_t *p, const char *raw, gsize len, const pd_arriv
 {
   g_return_val_if_fail (p->writer == NULL, false);
   gint64 ignored;
-  prepared_t *m = prepare (p->cfg, raw, len, arrival, false);
+  prepared_t *m = prepare (p, raw, len, arrival, false);
   bool ok = store_prepared (p, m, outcome, ticket_id != NULL ? ticket_id : &ignored, err);
   prepared_free (m);
   return ok;
@@ -661,7 +758,7 @@ pd_pipeline_submit (pd_pipeline_t *p, const char *raw, gsize len, const pd_arriv
                     GError **err)
 {
   free_done (p);
-  prepared_t *m = prepare (p->cfg, raw, len, arrival, true);
+  prepared_t *m = prepare (p, raw, len, arrival, true);
   g_mutex_lock (&p->lock);
   if (p->writer == NULL && p->writer_error == NULL)
     {

@@ -1,6 +1,9 @@
 /* reload.c - see reload.h. */
 #include "postdesk/reload.h"
 
+#include <errno.h>
+#include <signal.h>
+
 #include "postdesk/rules.h"
 
 /* A value with its own reference count (a GAtomicRcBox): the holder keeps
@@ -131,4 +134,57 @@ pd_rules_reload_load (const char *source, GError **err)
   if (!pd_rules_load (source, &rules, err))
     return NULL;
   return rules;
+}
+
+/* ---- SIGHUP ------------------------------------------------------------- */
+
+/* Set by the signal handler, read and cleared by whoever reloads: a signal
+ * handler may do nothing else safely. */
+static volatile sig_atomic_t sighup_seen;
+
+static void
+on_sighup (int sig)
+{
+  (void) sig;
+  sighup_seen = 1;
+}
+
+bool
+pd_reload_watch_sighup (GError **err)
+{
+  struct sigaction sa = { 0 };
+  sa.sa_handler = on_sighup;
+  sigemptyset (&sa.sa_mask);
+  /* Interrupted reads restart: a signal must not look like a broken input. */
+  sa.sa_flags = SA_RESTART;
+  if (sigaction (SIGHUP, &sa, NULL) != 0)
+    {
+      g_set_error (err, PD_ERROR, PD_ERROR_IO, "cannot watch for SIGHUP: %s", g_strerror (errno));
+      return false;
+    }
+  return true;
+}
+
+bool
+pd_reload_sighup_take (void)
+{
+  if (!sighup_seen)
+    return false;
+  sighup_seen = 0;
+  return true;
+}
+
+bool
+pd_reloadable_reload_logged (pd_reloadable_t *r, const char *what)
+{
+  GError *err = NULL;
+  if (pd_reloadable_reload (r, &err))
+    {
+      g_message ("reloaded %s from %s", what, r->source);
+      return true;
+    }
+  g_warning ("kept the %s in force: the new %s in %s have problems:\n%s", what, what, r->source,
+             err->message);
+  g_error_free (err);
+  return false;
 }

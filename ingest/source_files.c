@@ -4,6 +4,7 @@
  * Everything is read through one small buffered reader that hands out
  * pieces of lines, never whole lines: a "line" of 600 MB without a newline
  * (or /dev/zero) must not be pulled into memory to find its end. */
+#define _GNU_SOURCE   /* memmem */
 #include "postdesk/source.h"
 
 #include <errno.h>
@@ -58,32 +59,61 @@ reader_clear (reader_t *r)
   r->buf = NULL;
 }
 
-/* Makes at least 'want' (at most CHUNK) unread bytes available unless the
- * stream ends first. Returns false on a read error. */
+/* True when the unread bytes hold 'stop' (NULL: never), or, for "\n\n",
+ * the end of a CRLF header section too. */
 static bool
-reader_fill (reader_t *r, gsize want)
+reader_holds (const reader_t *r, const char *stop)
 {
-  if (r->end - r->pos >= want || r->eof)
+  if (stop == NULL)
+    return false;
+  const char *p = r->buf + r->pos;
+  gsize n = r->end - r->pos;
+  return memmem (p, n, stop, strlen (stop)) != NULL
+         || (strcmp (stop, "\n\n") == 0 && memmem (p, n, "\r\n\r\n", 4) != NULL);
+}
+
+/* Makes at least 'want' (at most CHUNK) unread bytes available unless the
+ * stream ends first, or, with 'stop', unless the unread bytes already hold
+ * it: a reader that only needs to see the current line (or header section)
+ * must not wait for more on a pipe that has sent all there is for now.
+ * Returns false on a read error. */
+static bool
+reader_fill_until (reader_t *r, gsize want, const char *stop)
+{
+  if (r->end - r->pos >= want || r->eof || reader_holds (r, stop))
     return true;
   memmove (r->buf, r->buf + r->pos, r->end - r->pos);
   r->end -= r->pos;
   r->pos = 0;
+  /* read(2), not fread: on a pipe it returns what has arrived, so each
+   * message of a stream is handed on as soon as it is complete instead of
+   * when a whole chunk has filled (a slow feed, or a long-running ingest
+   * that must act on SIGHUP between messages). Nothing else reads the
+   * FILE, so its own buffer stays empty. */
+  int fd = fileno (r->f);
   while (r->end < want && !r->eof)
     {
-      gsize asked = CHUNK - r->end;
-      size_t n = fread (r->buf + r->end, 1, asked, r->f);
-      r->end += n;
-      if (n < asked)
+      ssize_t n = read (fd, r->buf + r->end, CHUNK - r->end);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
         {
-          if (ferror (r->f))
-            {
-              r->read_errno = errno != 0 ? errno : EIO;
-              return false;
-            }
-          r->eof = true;
+          r->read_errno = errno;
+          return false;
         }
+      if (n == 0)
+        r->eof = true;
+      r->end += (gsize) n;
+      if (reader_holds (r, stop))
+        break;
     }
   return true;
+}
+
+static bool
+reader_fill (reader_t *r, gsize want)
+{
+  return reader_fill_until (r, want, NULL);
 }
 
 /* The next piece of the current line: up to and including its '\n', or as
@@ -368,7 +398,7 @@ read_mbox (reader_t *r, const char *name, gsize limit, pd_time_t fallback, pd_so
     {
       if (at_line_start)
         {
-          if (!reader_fill (r, LINE_LOOKAHEAD))
+          if (!reader_fill_until (r, LINE_LOOKAHEAD, "\n"))
             {
               ok = read_error (r, name, err);
               break;
@@ -449,7 +479,7 @@ read_stream (FILE *f, const char *name, origin_kind_t kind, gint64 known_size, p
   reader_t r;
   reader_init (&r, f);
   bool ok = true;
-  if (!reader_fill (&r, CHUNK))
+  if (!reader_fill_until (&r, CHUNK, "\n\n"))
     {
       ok = read_error (&r, name, err);
       goto out;

@@ -7,7 +7,7 @@
   "id, subject, status, severity, severity_rules, requester_name, requester_address," \
   " customer, plan, created_at, updated_at, first_response_due, resolution_due," \
   " first_response_at, linked_to, mailbox," \
-  " (SELECT count(*) FROM messages m WHERE m.ticket_id = tickets.id)"
+  " (SELECT count(*) FROM messages m WHERE m.ticket_id = tickets.id), tags"
 
 static const char *const stmt_sql[ST_COUNT] = {
   [ST_TICKET_EXISTS] = "SELECT 1 FROM tickets WHERE id = ?1",
@@ -16,8 +16,11 @@ static const char *const stmt_sql[ST_COUNT] = {
   [ST_REQUESTER] = "SELECT requester_address FROM tickets WHERE id = ?1",
   [ST_TICKET_INSERT] =
     "INSERT INTO tickets (subject, status, severity, severity_rules, requester_name,"
-    " requester_address, created_at, updated_at, linked_to, mailbox)"
-    " VALUES (?1, 'new', ?2, ?3, ?4, lower(?5), ?6, ?6, ?7, ?8)",
+    " requester_address, created_at, updated_at, linked_to, mailbox, tags)"
+    " VALUES (?1, 'new', ?2, ?3, ?4, lower(?5), ?6, ?6, ?7, ?8, ?9)",
+  /* Only ever up: a reply never makes a ticket less severe. */
+  [ST_TICKET_RAISE_SEVERITY] =
+    "UPDATE tickets SET severity = ?2, severity_rules = ?3 WHERE id = ?1 AND severity > ?2",
   [ST_PARTICIPANT_INSERT] =
     "INSERT INTO participants (ticket_id, address, name, role)"
     " VALUES (?1, lower(?2), ?3, ?4) ON CONFLICT (ticket_id, address) DO NOTHING",
@@ -84,6 +87,7 @@ pd_store_ticket_create (pd_store_t *store, const pd_ticket_new_t *t,
   bind_int (store, st, 6, t->created_at);
   bind_int_or_null (store, st, 7, t->linked_to);
   bind_text (store, st, 8, t->mailbox);
+  bind_text (store, st, 9, store_strings_json (store, 1, t->tags, -1));
   int rc = step (store, st);
   if (rc != SQLITE_DONE)
     {
@@ -94,6 +98,23 @@ pd_store_ticket_create (pd_store_t *store, const pd_ticket_new_t *t,
     }
   *ticket_id = sqlite3_last_insert_rowid (store->db);
   done (store, st);
+  return true;
+}
+
+bool
+pd_store_ticket_raise_severity (pd_store_t *store, gint64 ticket_id, int severity,
+                                const char *const *rules, bool *raised, GError **err)
+{
+  *raised = false;
+  sqlite3_stmt *st = stmt (store, ST_TICKET_RAISE_SEVERITY, err);
+  if (st == NULL)
+    return false;
+  bind_int (store, st, 1, ticket_id);
+  bind_int (store, st, 2, severity);
+  bind_text (store, st, 3, store_strings_json (store, 0, rules, -1));
+  if (!store_exec (store, st, err, "cannot raise the severity of ticket %" G_GINT64_FORMAT, ticket_id))
+    return false;
+  *raised = sqlite3_changes (store->db) > 0;
   return true;
 }
 
@@ -139,6 +160,7 @@ pd_ticket_free (pd_ticket_t *t)
   g_free (t->subject);
   g_free (t->status);
   g_strfreev (t->severity_rules);
+  g_strfreev (t->tags);
   g_free (t->requester.name);
   g_free (t->requester.address);
   g_free (t->customer);
@@ -157,10 +179,11 @@ ticket_from_row (pd_store_t *s, sqlite3_stmt *st, GError **err)
   t->status = col_strdup (st, 2);
   t->severity = sqlite3_column_int (st, 3);
   GError *local = NULL;
-  if (!store_parse_strv (s, (const char *) sqlite3_column_text (st, 4), &t->severity_rules, &local))
+  if (!store_parse_strv (s, (const char *) sqlite3_column_text (st, 4), &t->severity_rules, &local)
+      || !store_parse_strv (s, (const char *) sqlite3_column_text (st, 17), &t->tags, &local))
     {
       g_set_error (err, PD_ERROR, PD_ERROR_DB, "ticket %" G_GINT64_FORMAT
-                   " has unreadable severity_rules: %s", t->id, local->message);
+                   " has unreadable severity_rules or tags: %s", t->id, local->message);
       g_error_free (local);
       pd_ticket_free (t);
       return NULL;

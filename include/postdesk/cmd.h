@@ -5,6 +5,7 @@
 #define POSTDESK_CMD_H
 
 #include "postdesk/config.h"
+#include "postdesk/reload.h"
 #include "postdesk/store.h"
 
 typedef struct {
@@ -33,6 +34,11 @@ bool pd_cmd_parse_options (const char *name, const char *params, const char *sum
  * *store set (transfer full), or the exit status after printing why (2
  * configuration, 1 database). */
 int pd_cmd_open (const pd_global_t *g, pd_store_mode_t mode, pd_config_t **cfg, pd_store_t **store);
+
+/* Loads the configured severity rules for a command that classifies mail:
+ * the holder (transfer full), or NULL with every problem printed and
+ * *status 2, since a broken rule file is a configuration error. */
+pd_reloadable_t *pd_cmd_load_rules (const pd_config_t *cfg, int *status);
 
 /* Prints "postdesk: <message>" to stderr, as one line without control
  * characters, and returns the exit status for it. */

@@ -18,6 +18,7 @@
 #define POSTDESK_PIPELINE_H
 
 #include "postdesk/config.h"
+#include "postdesk/reload.h"
 #include "postdesk/store.h"
 
 #define PD_PIPELINE_BATCH 500
@@ -48,6 +49,12 @@ pd_pipeline_t *pd_pipeline_new (const pd_config_t *cfg, pd_store_t *store);
  * pd_pipeline_flush() or pd_pipeline_finish() first to keep it. */
 void pd_pipeline_free (pd_pipeline_t *p);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (pd_pipeline_t, pd_pipeline_free)
+
+/* Classifies every message with the severity rules in force in 'rules'
+ * (borrowed, must outlive the pipeline; NULL: every ticket opens as
+ * Severity 2). The rules run on the parsing thread; a SIGHUP noted by
+ * pd_reload_watch_sighup reloads them before the next message. */
+void pd_pipeline_set_rules (pd_pipeline_t *p, pd_reloadable_t *rules);
 
 /* Ingests one message. Returns false only when it could not be handled at
  * all (a database error), with nothing of it stored; bad mail is not an

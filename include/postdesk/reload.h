@@ -26,6 +26,7 @@ bool pd_reloadable_new (const char *source, pd_reload_load_fn load, GDestroyNoti
 
 /* Frees the holder; values still acquired stay valid until released. */
 void pd_reloadable_free (pd_reloadable_t *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (pd_reloadable_t, pd_reloadable_free)
 
 /* Loads 'source' again. On success the new value is in force for every
  * later pd_reloadable_acquire() and true is returned; on failure the old
@@ -48,6 +49,18 @@ void pd_reload_ref_release (pd_reload_ref_t *ref);
 
 /* How many times a value was swapped in: 1 after pd_reloadable_new. */
 guint pd_reloadable_generation (pd_reloadable_t *r);
+
+/* Reloading on SIGHUP. pd_reload_watch_sighup installs a handler that only
+ * notes the signal; pd_reload_sighup_take says whether one came since it
+ * was last asked (and forgets it), so the thread that owns the values
+ * reloads them at a moment of its choosing, never inside the handler. */
+bool pd_reload_watch_sighup (GError **err);
+bool pd_reload_sighup_take (void);
+
+/* pd_reloadable_reload, with the outcome logged: a message naming 'what'
+ * (e.g. "rules") on success, a warning with every problem and the note
+ * that the old value stays in force on failure. */
+bool pd_reloadable_reload_logged (pd_reloadable_t *r, const char *what);
 
 /* The loader for rule sets: pd_rules_load() on 'source' (a folder). */
 gpointer pd_rules_reload_load (const char *source, GError **err);

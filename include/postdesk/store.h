@@ -67,6 +67,7 @@ typedef struct {
   char *status;                /* owned: new|open|pending|solved|closed */
   int severity;                /* 1 or 2 */
   char **severity_rules;       /* owned, NULL-terminated: rule names that set it */
+  char **tags;                 /* owned, NULL-terminated: from the rules (and engineers, later) */
   pd_address_t requester;      /* fields owned */
   char *customer;              /* owned, NULL until customers exist */
   char *plan;                  /* owned, NULL until plans exist */
@@ -187,6 +188,7 @@ typedef struct {
   pd_time_t created_at;
   gint64 linked_to;              /* 0 = none */
   const char *mailbox;           /* may be NULL */
+  const char *const *tags;       /* NULL-terminated, may be NULL */
 } pd_ticket_new_t;
 bool pd_store_ticket_create (pd_store_t *store, const pd_ticket_new_t *t,
                              gint64 *ticket_id, GError **err);
@@ -201,6 +203,12 @@ bool pd_store_message_add (pd_store_t *store, gint64 ticket_id,
                            const char *content_sha256, gint64 raw_id,
                            const pd_arrival_t *arrival, gint64 *message_row,
                            GError **err);
+
+/* Sets the ticket's severity to 'severity' with the rules that set it, but
+ * only when that is more severe (a lower number) than it has: *raised says
+ * whether it changed. */
+bool pd_store_ticket_raise_severity (pd_store_t *store, gint64 ticket_id, int severity,
+                                     const char *const *rules, bool *raised, GError **err);
 
 /* Adds a participant; adding one that exists changes nothing.
  * 'role' is requester|customer|staff. */
