@@ -32,6 +32,9 @@ pd tickets show SUP-1
 step tickets show --json SUP-3
 pd tickets show --json SUP-3
 
+step rules test examples/mail/01-production-down.eml examples/mail/03-german-question.eml
+pd rules test examples/mail/01-production-down.eml examples/mail/03-german-question.eml
+
 step quarantine list
 pd quarantine list
 
