@@ -277,6 +277,28 @@ static const char *const migrations[] = {
   "BEGIN SELECT RAISE (ABORT, 'the journal is append-only'); END;\n"
   "CREATE TRIGGER journal_append_only_delete BEFORE DELETE ON journal\n"
   "BEGIN SELECT RAISE (ABORT, 'the journal is append-only'); END;\n",
+
+  /* 2 -> 3: SLA clocks and acknowledgements. A ticket says what opened it
+   * (only a customer's question starts a clock and gets an
+   * acknowledgement) and when its clock started: at arrival, or at the
+   * next opening of its calendar. ack_log counts acknowledgements per
+   * address, so that two auto-responders can never mail each other in a
+   * loop. */
+  "ALTER TABLE tickets ADD COLUMN opened_by TEXT NOT NULL DEFAULT 'customer'\n"
+  "  CHECK (opened_by IN ('customer','staff','auto-reply','bulk','bounce'));\n"
+  "ALTER TABLE tickets ADD COLUMN clock_started_at INTEGER;\n"
+  "UPDATE tickets SET opened_by = coalesce ((\n"
+  "  SELECT CASE WHEN m.kind = 'customer' AND m.bulk = 1 THEN 'bulk'\n"
+  "              WHEN m.kind IN ('customer','staff','auto-reply','bounce') THEN m.kind\n"
+  "              ELSE 'customer' END\n"
+  "    FROM messages m WHERE m.ticket_id = tickets.id ORDER BY m.received_at, m.id LIMIT 1),\n"
+  "  'customer');\n"
+  "CREATE TABLE ack_log (\n"
+  "  address   TEXT NOT NULL CHECK (address = lower(address)),\n"
+  "  at        INTEGER NOT NULL,\n"
+  "  ticket_id INTEGER NOT NULL REFERENCES tickets (id)\n"
+  ") STRICT;\n"
+  "CREATE INDEX ack_log_address ON ack_log (address, at);\n",
 };
 
 #define SCHEMA_VERSION ((int) G_N_ELEMENTS (migrations))

@@ -238,6 +238,34 @@ bool pd_store_ticket_messages (pd_store_t *store, gint64 ticket_id,
 /* (transfer full, of pd_outbox_item_t*) */
 bool pd_store_outbox_list (pd_store_t *store, GPtrArray **out, GError **err);
 
+/* An outgoing message, ready to send: 'raw' is the whole message as it
+ * will leave (CRLF line ends). All borrowed. */
+typedef struct {
+  gint64 ticket_id;
+  const char *kind;               /* ack|relay|notice */
+  const char *from_name;          /* may be NULL */
+  const char *from_address;
+  const char *const *to;          /* NULL-terminated recipient addresses */
+  const char *subject;
+  const char *message_id;         /* without <> */
+  const char *in_reply_to;        /* without <>, may be NULL */
+  const char *const *references;  /* NULL-terminated, without <>, may be NULL */
+  const char *body_text;          /* the text part, for the ticket's history */
+  GBytes *raw;
+  pd_time_t created_at;
+} pd_outbox_new_t;
+
+/* Queues 'o': a row in messages (direction out, so that a reply to it
+ * threads by In-Reply-To), one in the outbox (status queued, due now) and,
+ * for an acknowledgement, one in ack_log per recipient. All in the
+ * caller's transaction, or in one of its own. */
+bool pd_store_outbox_add (pd_store_t *store, const pd_outbox_new_t *o, gint64 *outbox_id,
+                          GError **err);
+
+/* How many acknowledgements went to 'address' after 'since'. */
+bool pd_store_acks_since (pd_store_t *store, const char *address, pd_time_t since,
+                          guint *count, GError **err);
+
 /* ---- mailbox state (IMAP, per mailbox) ------------------------------- */
 /* *uidvalidity and *last_uid are 0 for a mailbox never seen. */
 bool pd_store_mailbox_state_get (pd_store_t *store, const char *mailbox,

@@ -1473,6 +1473,47 @@ test_strict_tables_reject_wrong_types (void)
   sqlite3_close (db);
 }
 
+/* An acknowledgement is queued as one outgoing message: its row in
+ * messages (so a reply threads to it), its outbox row, and an ack_log row
+ * per recipient that the rate limits count. */
+static void
+test_outbox_add_queues_message_and_logs_ack (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  g_autoptr (pd_store_t) store = open_store (path);
+  gint64 ticket = make_ticket (store, "Help", "ada@example.org", 1);
+  const char *to[] = { "Ada@Example.org", NULL };
+  const char *refs[] = { "q1@example.org", NULL };
+  g_autoptr (GBytes) raw = g_bytes_new_static ("Subject: x\r\n\r\nhello\r\n", 22);
+  pd_outbox_new_t o = {
+    .ticket_id = ticket, .kind = "ack", .from_name = "Example Support",
+    .from_address = "support@example.com", .to = to, .subject = "[SUP-1] Help",
+    .message_id = "ack-1@example.com", .in_reply_to = "q1@example.org", .references = refs,
+    .body_text = "hello", .raw = raw, .created_at = 1000,
+  };
+  gint64 id = 0;
+  GError *err = NULL;
+  g_assert_true (pd_store_outbox_add (store, &o, &id, &err));
+  g_assert_no_error (err);
+  g_assert_cmpint (id, >, 0);
+
+  gint64 found = 0;
+  g_assert_true (pd_store_find_message (store, "ack-1@example.com", &found, &err));
+  g_assert_cmpint (found, ==, ticket);
+  g_assert_cmpint (count_rows (path, "SELECT count(*) FROM messages WHERE direction = 'out' AND kind = 'ack'"
+                                     " AND raw_id IS NOT NULL"), ==, 1);
+  g_assert_cmpint (count_rows (path, "SELECT count(*) FROM outbox o JOIN messages m ON m.id = o.message_row"
+                                     " WHERE o.status = 'queued' AND o.next_attempt_at = 1000"
+                                     " AND length(o.raw) = 22"), ==, 1);
+  guint n = 99;
+  g_assert_true (pd_store_acks_since (store, "ada@example.org", 999, &n, &err));
+  g_assert_cmpuint (n, ==, 1);
+  g_assert_true (pd_store_acks_since (store, "ada@example.org", 1000, &n, &err));
+  g_assert_cmpuint (n, ==, 0);
+  g_assert_true (pd_store_acks_since (store, "bob@example.org", 0, &n, &err));
+  g_assert_cmpuint (n, ==, 0);
+}
+
 static void
 test_outbox_list (void)
 {
@@ -1632,6 +1673,8 @@ main (int argc, char **argv)
   g_test_add_func ("/store/tx/two-handles-write-in-turn", test_two_handles_write_in_turn);
   g_test_add_func ("/store/schema/strict-tables-reject-wrong-types", test_strict_tables_reject_wrong_types);
   g_test_add_func ("/store/outbox/list", test_outbox_list);
+  g_test_add_func ("/store/outbox/add-queues-message-and-logs-ack",
+                   test_outbox_add_queues_message_and_logs_ack);
   g_test_add_func ("/store/durability/committed-batch-survives-reopen", test_committed_batch_survives_reopen);
   g_test_add_func ("/store/free-is-null-safe", test_free_is_null_safe);
   return g_test_run ();
