@@ -154,6 +154,7 @@ pd_json_ticket (const pd_ticket_t *t, const char *prefix, const GPtrArray *messa
   json_builder_add_int_value (b, t->severity);
   add_strv (b, "severity_rules", t->severity_rules);
   add_strv (b, "tags", t->tags);
+  add_string (b, "opened_by", t->opened_by);
   add_address (b, "requester", &t->requester);
   add_string (b, "customer", t->customer);
   add_string (b, "plan", t->plan);

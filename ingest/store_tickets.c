@@ -7,7 +7,8 @@
   "id, subject, status, severity, severity_rules, requester_name, requester_address," \
   " customer, plan, created_at, updated_at, first_response_due, resolution_due," \
   " first_response_at, linked_to, mailbox," \
-  " (SELECT count(*) FROM messages m WHERE m.ticket_id = tickets.id), tags"
+  " (SELECT count(*) FROM messages m WHERE m.ticket_id = tickets.id), tags, opened_by," \
+  " clock_started_at"
 
 static const char *const stmt_sql[ST_COUNT] = {
   [ST_TICKET_EXISTS] = "SELECT 1 FROM tickets WHERE id = ?1",
@@ -16,8 +17,12 @@ static const char *const stmt_sql[ST_COUNT] = {
   [ST_REQUESTER] = "SELECT requester_address FROM tickets WHERE id = ?1",
   [ST_TICKET_INSERT] =
     "INSERT INTO tickets (subject, status, severity, severity_rules, requester_name,"
-    " requester_address, created_at, updated_at, linked_to, mailbox, tags)"
-    " VALUES (?1, 'new', ?2, ?3, ?4, lower(?5), ?6, ?6, ?7, ?8, ?9)",
+    " requester_address, created_at, updated_at, linked_to, mailbox, tags, opened_by,"
+    " customer, plan, clock_started_at, first_response_due, resolution_due)"
+    " VALUES (?1, 'new', ?2, ?3, ?4, lower(?5), ?6, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+  [ST_TICKET_SET_SLA] =
+    "UPDATE tickets SET customer = ?2, plan = ?3, clock_started_at = ?4,"
+    " first_response_due = ?5, resolution_due = ?6 WHERE id = ?1",
   /* Only ever up: a reply never makes a ticket less severe. */
   [ST_TICKET_RAISE_SEVERITY] =
     "UPDATE tickets SET severity = ?2, severity_rules = ?3 WHERE id = ?1 AND severity > ?2",
@@ -88,6 +93,12 @@ pd_store_ticket_create (pd_store_t *store, const pd_ticket_new_t *t,
   bind_int_or_null (store, st, 7, t->linked_to);
   bind_text (store, st, 8, t->mailbox);
   bind_text (store, st, 9, store_strings_json (store, 1, t->tags, -1));
+  bind_text (store, st, 10, t->opened_by != NULL ? t->opened_by : "customer");
+  bind_text (store, st, 11, t->customer);
+  bind_text (store, st, 12, t->plan);
+  bind_int_or_null (store, st, 13, t->clock_started_at);
+  bind_int_or_null (store, st, 14, t->first_response_due);
+  bind_int_or_null (store, st, 15, t->resolution_due);
   int rc = step (store, st);
   if (rc != SQLITE_DONE)
     {
@@ -116,6 +127,22 @@ pd_store_ticket_raise_severity (pd_store_t *store, gint64 ticket_id, int severit
     return false;
   *raised = sqlite3_changes (store->db) > 0;
   return true;
+}
+
+bool
+pd_store_ticket_set_sla (pd_store_t *store, gint64 ticket_id, const pd_ticket_sla_t *sla,
+                         GError **err)
+{
+  sqlite3_stmt *st = stmt (store, ST_TICKET_SET_SLA, err);
+  if (st == NULL)
+    return false;
+  bind_int (store, st, 1, ticket_id);
+  bind_text (store, st, 2, sla->customer);
+  bind_text (store, st, 3, sla->plan);
+  bind_int_or_null (store, st, 4, sla->clock_started_at);
+  bind_int_or_null (store, st, 5, sla->first_response_due);
+  bind_int_or_null (store, st, 6, sla->resolution_due);
+  return store_exec (store, st, err, "cannot set the deadlines of ticket %" G_GINT64_FORMAT, ticket_id);
 }
 
 bool
@@ -161,6 +188,7 @@ pd_ticket_free (pd_ticket_t *t)
   g_free (t->status);
   g_strfreev (t->severity_rules);
   g_strfreev (t->tags);
+  g_free (t->opened_by);
   g_free (t->requester.name);
   g_free (t->requester.address);
   g_free (t->customer);
@@ -201,6 +229,8 @@ ticket_from_row (pd_store_t *s, sqlite3_stmt *st, GError **err)
   t->linked_to = sqlite3_column_int64 (st, 14);
   t->mailbox = col_strdup (st, 15);
   t->message_count = sqlite3_column_int64 (st, 16);
+  t->opened_by = col_strdup (st, 18);
+  t->clock_started_at = sqlite3_column_int64 (st, 19);
   return t;
 }
 

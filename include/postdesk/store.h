@@ -79,6 +79,8 @@ typedef struct {
   gint64 linked_to;            /* 0 = none */
   char *mailbox;               /* owned: mailbox the opening message came from, NULL for files */
   gint64 message_count;
+  char *opened_by;             /* owned: customer|staff|auto-reply|bulk|bounce */
+  pd_time_t clock_started_at;  /* when the SLA clock started; 0 = not started */
 } pd_ticket_t;
 void pd_ticket_free (pd_ticket_t *t);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (pd_ticket_t, pd_ticket_free)
@@ -189,6 +191,12 @@ typedef struct {
   gint64 linked_to;              /* 0 = none */
   const char *mailbox;           /* may be NULL */
   const char *const *tags;       /* NULL-terminated, may be NULL */
+  const char *opened_by;         /* customer|staff|auto-reply|bulk|bounce; NULL = customer */
+  const char *customer;          /* may be NULL */
+  const char *plan;              /* may be NULL */
+  pd_time_t clock_started_at;    /* 0 = no clock (a ticket no customer opened) */
+  pd_time_t first_response_due;  /* 0 = none */
+  pd_time_t resolution_due;      /* 0 = none */
 } pd_ticket_new_t;
 bool pd_store_ticket_create (pd_store_t *store, const pd_ticket_new_t *t,
                              gint64 *ticket_id, GError **err);
@@ -203,6 +211,20 @@ bool pd_store_message_add (pd_store_t *store, gint64 ticket_id,
                            const char *content_sha256, gint64 raw_id,
                            const pd_arrival_t *arrival, gint64 *message_row,
                            GError **err);
+
+/* A ticket's customer, plan, clock start and deadlines, all borrowed; 0
+ * or NULL is "none". */
+typedef struct {
+  const char *customer;
+  const char *plan;
+  pd_time_t clock_started_at;
+  pd_time_t first_response_due;
+  pd_time_t resolution_due;
+} pd_ticket_sla_t;
+/* Replaces them: after a severity change, or when the clock of a ticket
+ * no customer opened starts. */
+bool pd_store_ticket_set_sla (pd_store_t *store, gint64 ticket_id, const pd_ticket_sla_t *sla,
+                              GError **err);
 
 /* Sets the ticket's severity to 'severity' with the rules that set it, but
  * only when that is more severe (a lower number) than it has: *raised says
