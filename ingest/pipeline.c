@@ -480,6 +480,17 @@ open_ticket_for_oversized (pd_pipeline_t *p, prepared_t *m, gint64 quarantine_id
   return true;
 }
 
+/* What opened a ticket: only a customer's own question starts an SLA clock
+ * and gets an acknowledgement; list and bulk mail from a customer address
+ * is not a question. */
+static const char *
+opened_by (const char *kind, const pd_message_t *msg)
+{
+  if (strcmp (kind, "customer") == 0 && msg->bulk)
+    return "bulk";
+  return kind;
+}
+
 /* The names of the rules that matched, NULL-terminated (transfer full). */
 static GPtrArray *
 rule_names (const prepared_t *m)
@@ -563,6 +574,7 @@ store_message (pd_pipeline_t *p, const prepared_t *m, pd_outcome_t *outcome, gin
         .linked_to = th.linked_to,
         .mailbox = arrival->mailbox,
         .tags = (const char *const *) tags->pdata,
+        .opened_by = opened_by (kind, msg),
       };
       if (!pd_store_ticket_create (p->store, &t, &ticket, err))
         return false;

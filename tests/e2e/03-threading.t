@@ -34,6 +34,8 @@ is "$(ticket 3 '.subject')" "Export für Berichte fehlt" "an encoded-word subjec
 is "$(ticket 3 '[.messages[].kind] | join(",")')" "customer,auto-reply" "the out-of-office joins as an auto-reply"
 
 is "$(ticket 4 '.requester.address')" "news@vendor.test" "list mail is kept as a ticket of its own"
+is "$(ticket 4 '.opened_by')" "bulk" "opened by bulk mail, which starts no clock"
+is "$(ticket 1 '.opened_by')" "customer" "a customer's question opens as customer"
 like "$(ticket 5 '.messages[0].message_id')" '^[0-9a-f]{32}@synthetic\.postdesk\.invalid$' \
    "mail without a Message-ID gets a synthetic one"
 is "$(ticket 6 '.messages[0].message_id')" 't1@acme.com' \
