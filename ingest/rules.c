@@ -2,20 +2,26 @@
  * set and the evaluator. The language itself is described in
  * docs/postdesk-rules.5; the comments here say how it is implemented.
  *
- * Speed. A message is read by every rule, so the cost of one message grows
- * with (rules x field size). Two things keep it small:
+ * Speed. A message is read by every rule, so a naive evaluator costs
+ * (rules x field size). Three things keep it small:
  *   - Each pattern is analysed once at load time for literals that every
  *     match must contain (for /\b(prod|production)\b.{0,40}\bdown\b/ that is
- *     "down"; for an alternation, one of its branches' literals). All those
- *     literals, from all rules, go into one Aho-Corasick automaton. Subject
- *     and body are scanned by it once per message, and a pattern whose
- *     literals are all absent is not run at all. The scan is linear in the
+ *     one of {prod, production}, and "down"; for an alternation, one of its
+ *     branches' literals), and for how far into a match each can start. All
+ *     literals, from all rules, go into one Aho-Corasick automaton, which
+ *     scans subject and body once per message (only when a rule needs it),
+ *     and records where each literal occurs. The scan is linear in the
  *     field size and nearly independent of the number of rules.
+ *   - A pattern whose literals are absent is not run. One whose literals
+ *     are present runs only from just before their occurrences (see
+ *     run_near_literals), so its cost grows with the number of
+ *     occurrences, not with the field size.
  *   - The fields are bounded (PD_RULES_MAX_FIELD_BYTES), and every pattern is
  *     JIT-compiled.
  * Patterns without a usable literal (under three characters, or syntax the
- * analysis does not follow) always run; they are the cost that still grows
- * with the rule count.
+ * analysis does not follow) run over the whole field; with an unbounded
+ * gap before every literal (\s+, .*) they run from the start. They are the
+ * cost that still grows with (rules x field size).
  *
  * Safety. Every match runs with a match limit, which PCRE2 applies per
  * start position. A start-of-pattern callout counts start positions and,
@@ -110,7 +116,8 @@ typedef struct {
   guint8 cls[256];      /* byte -> class; 0 for bytes in no literal. Upper-case
                            ASCII letters share their lower-case letter's class */
   guint n_classes;
-  guint32 *delta;       /* owned: n_states x n_classes next states, with
+  guint32 *delta;       /* owned: n_states x n_classes next states, each as
+                           the offset of its row (state x n_classes), with
                            AC_OUTPUT set when the next state reports a literal */
   gint32 *out;          /* owned: per state, the literal that ends there, or -1 */
   guint32 *out_link;    /* owned: per state, nearest proper suffix state with output, or 0 */
@@ -669,6 +676,13 @@ ac_build (GPtrArray *literals)
           ac->cls[*s] = (guint8) nc++;
     }
   ac->n_classes = nc;
+  if (total * nc >= AC_OUTPUT)
+    {
+      /* Megabytes of literals: rows would not fit an edge. Without the
+       * automaton every pattern runs over the whole text, slower but the same. */
+      g_free (ac);
+      return NULL;
+    }
   ac->delta = g_new (guint32, total * nc);
   ac->out = g_new (gint32, total);
   ac->out_link = g_new0 (guint32, total);
@@ -726,13 +740,14 @@ ac_build (GPtrArray *literals)
     }
   g_free (fail);
   g_free (queue);
-  /* The scan's inner loop then needs one load per byte: a flag on the
-   * edge says whether the state it leads to reports anything. */
+  /* The scan's inner loop then needs one load and one add per byte: the
+   * edge holds the next state's row, not its number (no multiplication
+   * in the loop's dependency chain), and a flag says whether that state
+   * reports anything. */
   for (gsize k = 0; k < (gsize) n * nc; k++)
     {
       guint32 t = ac->delta[k];
-      if (ac->out[t] >= 0 || ac->out_link[t] != 0)
-        ac->delta[k] = t | AC_OUTPUT;
+      ac->delta[k] = t * nc | (ac->out[t] >= 0 || ac->out_link[t] != 0 ? AC_OUTPUT : 0);
     }
   /* Case folding is in the class table: literals are lower case, so an
    * upper-case letter takes its lower-case letter's class. */
@@ -779,10 +794,10 @@ ac_scan (const ac_t *ac, const guint8 *text, gsize len, GArray *occ)
               folded = true;
             }
         }
-      s = ac->delta[(s & ~AC_OUTPUT) * nc + c];
+      s = ac->delta[(s & ~AC_OUTPUT) + c];
       if (G_LIKELY (!(s & AC_OUTPUT)))
         continue;
-      guint32 t = s & ~AC_OUTPUT;
+      guint32 t = (s & ~AC_OUTPUT) / nc;
       if (ac->out[t] < 0)
         t = ac->out_link[t];
       while (t != 0)
@@ -1608,6 +1623,9 @@ typedef struct {
   const pd_message_t *msg;   /* borrowed */
   scratch_t *scratch;        /* borrowed: the thread's */
   text_field_t text[2];      /* subject and body */
+  bool profiling;
+  gint64 scan_ns;            /* while profiling: time spent scanning for
+                                literals, which is not any one rule's cost */
 } eval_t;
 
 typedef enum { M_NO, M_YES, M_CUT } mresult_t;
@@ -1668,6 +1686,8 @@ run (eval_t *ev, const rule_t *r, const cond_t *c, const char *text, gsize len, 
   return M_CUT;
 }
 
+static gint64 monotonic_ns (void);
+
 /* The thread's literal index of subject (0) or body (1), built on first use. */
 static const lindex_t *
 literal_index (eval_t *ev, int which)
@@ -1677,6 +1697,7 @@ literal_index (eval_t *ev, int which)
   if (tf->scanned)
     return ix;
   tf->scanned = true;
+  gint64 t0 = ev->profiling ? monotonic_ns () : 0;
   guint n = ev->rules->literals->len;
   g_array_set_size (ix->occ, 0);
   ix->folded = ac_scan (ev->rules->ac, (const guint8 *) tf->text, tf->len, ix->occ);
@@ -1705,6 +1726,8 @@ literal_index (eval_t *ev, int which)
   for (guint id = n; id > 0; id--)
     ix->first[id] = ix->first[id - 1];
   ix->first[0] = 0;
+  if (ev->profiling)
+    ev->scan_ns += monotonic_ns () - t0;
   return ix;
 }
 
@@ -1986,18 +2009,25 @@ pd_rules_classify (const pd_rules_t *rules, const pd_message_t *msg, pd_classifi
   out->severity = 2;
   out->rules = g_ptr_array_new_with_free_func ((GDestroyNotify) rule_match_free);
   out->tags = g_ptr_array_new_with_free_func (g_free);
-  eval_t ev = { rules, msg, scratch_get (), { { msg->subject, 0, false, false }, { msg->body_text, 0, false, false } } };
+  eval_t ev = {
+    .rules = rules,
+    .msg = msg,
+    .scratch = scratch_get (),
+    .text = { { .text = msg->subject }, { .text = msg->body_text } },
+    .profiling = g_atomic_int_get (&rules->profiling) != 0,
+  };
   int best = 0;
-  bool profiling = g_atomic_int_get (&rules->profiling) != 0;
+  bool profiling = ev.profiling;
   for (guint i = 0; i < rules->rules->len; i++)
     {
       rule_t *r = rules->rules->pdata[i];
-      gint64 t0 = profiling ? monotonic_ns () : 0;
+      /* A rule's time leaves out the literal scan it happened to trigger. */
+      gint64 t0 = profiling ? monotonic_ns () - ev.scan_ns : 0;
       bool cut = false;
       pd_rule_match_t *m = rule_matches (&ev, r, &cut);
       if (profiling)
         {
-          g_atomic_pointer_add (&r->prof_ns, monotonic_ns () - t0);
+          g_atomic_pointer_add (&r->prof_ns, monotonic_ns () - ev.scan_ns - t0);
           g_atomic_pointer_add (&r->prof_evals, 1);
         }
       if (cut)
