@@ -3,6 +3,10 @@
  * over a corpus, with the slowest rule named.
  *
  *   rules-bench [--generated N] RULES_DIR MAIL...
+ *   rules-bench [--generated N] --print-rules
+ *
+ * --print-rules prints the generated rules instead, for reading them or
+ * trying them with `postdesk rules test --rules DIR`.
  *
  * Unlike the other benchmark tools it links postdesk's own modules: what
  * it measures is exactly pd_rules_classify. Messages are parsed first,
@@ -134,9 +138,16 @@ main (int argc, char **argv)
       generated = (guint) strtoul (argv[i + 1], NULL, 10);
       i += 2;
     }
+  if (argc - i == 1 && strcmp (argv[i], "--print-rules") == 0)
+    {
+      g_autofree char *text = generate_rules (generated);
+      fputs (text, stdout);
+      return 0;
+    }
   if (argc - i < 2)
     {
-      fprintf (stderr, "usage: rules-bench [--generated N] RULES_DIR MAIL...\n");
+      fprintf (stderr, "usage: rules-bench [--generated N] RULES_DIR MAIL...\n"
+               "       rules-bench [--generated N] --print-rules\n");
       return 2;
     }
   pd_mime_init ();

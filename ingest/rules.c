@@ -2,20 +2,26 @@
  * set and the evaluator. The language itself is described in
  * docs/postdesk-rules.5; the comments here say how it is implemented.
  *
- * Speed. A message is read by every rule, so the cost of one message grows
- * with (rules x field size). Two things keep it small:
+ * Speed. A message is read by every rule, so a naive evaluator costs
+ * (rules x field size). Three things keep it small:
  *   - Each pattern is analysed once at load time for literals that every
  *     match must contain (for /\b(prod|production)\b.{0,40}\bdown\b/ that is
- *     "down"; for an alternation, one of its branches' literals). All those
- *     literals, from all rules, go into one Aho-Corasick automaton. Subject
- *     and body are scanned by it once per message, and a pattern whose
- *     literals are all absent is not run at all. The scan is linear in the
+ *     one of {prod, production}, and "down"; for an alternation, one of its
+ *     branches' literals), and for how far into a match each can start. All
+ *     literals, from all rules, go into one Aho-Corasick automaton, which
+ *     scans subject and body once per message (only when a rule needs it),
+ *     and records where each literal occurs. The scan is linear in the
  *     field size and nearly independent of the number of rules.
+ *   - A pattern whose literals are absent is not run. One whose literals
+ *     are present runs only from just before their occurrences (see
+ *     run_near_literals), so its cost grows with the number of
+ *     occurrences, not with the field size.
  *   - The fields are bounded (PD_RULES_MAX_FIELD_BYTES), and every pattern is
  *     JIT-compiled.
  * Patterns without a usable literal (under three characters, or syntax the
- * analysis does not follow) always run; they are the cost that still grows
- * with the rule count.
+ * analysis does not follow) run over the whole field; with an unbounded
+ * gap before every literal (\s+, .*) they run from the start. They are the
+ * cost that still grows with (rules x field size).
  *
  * Safety. Every match runs with a match limit, which PCRE2 applies per
  * start position. A start-of-pattern callout counts start positions and,
@@ -86,6 +92,8 @@ typedef struct {
   pcre2_code *code;     /* owned: what runs (with the deadline callout when possible) */
   guint *literals;      /* owned: literal ids, set after set; NULL = always run */
   guint *set_ends;      /* owned: where each set ends in 'literals' */
+  guint *set_prefix;    /* owned: per set, the most characters a match has
+                           before the set's literal, or UNBOUNDED */
   guint n_sets;         /* every set needs one of its literals in the text */
 } cond_t;
 
@@ -108,7 +116,8 @@ typedef struct {
   guint8 cls[256];      /* byte -> class; 0 for bytes in no literal. Upper-case
                            ASCII letters share their lower-case letter's class */
   guint n_classes;
-  guint32 *delta;       /* owned: n_states x n_classes next states, with
+  guint32 *delta;       /* owned: n_states x n_classes next states, each as
+                           the offset of its row (state x n_classes), with
                            AC_OUTPUT set when the next state reports a literal */
   gint32 *out;          /* owned: per state, the literal that ends there, or -1 */
   guint32 *out_link;    /* owned: per state, nearest proper suffix state with output, or 0 */
@@ -118,6 +127,7 @@ typedef struct {
 struct pd_rules {
   GPtrArray *rules;     /* owned, of rule_t*, in file order */
   GPtrArray *literals;  /* owned, of char*: prefilter literals, by id */
+  guint *literal_len;   /* owned: each literal's length, by id */
   ac_t *ac;             /* owned; NULL when there are no literals */
   gint profiling;       /* atomic bool */
 };
@@ -148,6 +158,7 @@ cond_free (cond_t *c)
   pcre2_code_free (c->code);
   g_free (c->literals);
   g_free (c->set_ends);
+  g_free (c->set_prefix);
   g_free (c);
 }
 
@@ -181,6 +192,7 @@ pd_rules_free (pd_rules_t *rules)
     return;
   g_ptr_array_unref (rules->rules);
   g_ptr_array_unref (rules->literals);
+  g_free (rules->literal_len);
   ac_free (rules->ac);
   g_free (rules);
 }
@@ -205,11 +217,61 @@ typedef struct {
   gsize len;
 } ex_t;
 
-/* A literal set is a GPtrArray of char*: every match contains one of its
- * literals. A pattern's requirement is a list of such sets, all of which
- * must be met (a sequence "\b(prod|production)\b.{0,40}\bdown\b" needs one
- * of {prod, production} and "down"). Sets with a literal shorter than
- * MIN_LITERAL say too little and are dropped at the end. */
+/* A literal set says: every match contains one of 'lits', and that literal
+ * starts at most 'prefix' characters after the start of the match
+ * (UNBOUNDED when nothing limits it). A pattern's requirement is a list of
+ * such sets, all of which must be met: "\b(prod|production)\b.{0,40}\bdown\b"
+ * needs one of {prod, production} at most 0 characters in, and "down" at
+ * most 50 characters in. Sets with a literal shorter than MIN_LITERAL say
+ * too little and are dropped at the end.
+ *
+ * The prefix is what lets a pattern run only near its literals: a match
+ * can only start within 'prefix' characters before an occurrence, so the
+ * evaluator searches only there (see run_near_literals). Widths count
+ * characters; a character is at most 4 bytes of UTF-8. */
+#define UNBOUNDED G_MAXUINT
+/* Wider than this is as good as unbounded: the windows would cover the text. */
+#define MAX_PREFIX 1024
+
+typedef struct {
+  GPtrArray *lits;  /* owned, of char*: lower-case ASCII literals */
+  guint prefix;     /* characters before the literal, at most; or UNBOUNDED */
+} lset_t;
+
+static guint
+width_add (guint a, guint b)
+{
+  return a == UNBOUNDED || b == UNBOUNDED || a + b > MAX_PREFIX ? UNBOUNDED : a + b;
+}
+
+static guint
+width_mul (guint a, guint times)
+{
+  if (a == 0 || times == 0)
+    return 0;
+  return a == UNBOUNDED || times == UNBOUNDED || a > MAX_PREFIX / times ? UNBOUNDED : a * times;
+}
+
+static void
+lset_free (lset_t *s)
+{
+  if (s == NULL)
+    return;
+  g_ptr_array_unref (s->lits);
+  g_free (s);
+}
+
+/* A copy of 's' for a context 'shift' characters further in (transfer full). */
+static lset_t *
+lset_shifted (const lset_t *s, guint shift)
+{
+  lset_t *copy = g_new0 (lset_t, 1);
+  copy->lits = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < s->lits->len; i++)
+    g_ptr_array_add (copy->lits, g_strdup (s->lits->pdata[i]));
+  copy->prefix = width_add (shift, s->prefix);
+  return copy;
+}
 
 static void
 sets_free (GPtrArray *sets)
@@ -221,46 +283,51 @@ sets_free (GPtrArray *sets)
 static GPtrArray *
 sets_new (void)
 {
-  return g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
+  return g_ptr_array_new_with_free_func ((GDestroyNotify) lset_free);
 }
 
 static gsize
-shortest (GPtrArray *set)
+shortest (const lset_t *set)
 {
   gsize min = G_MAXSIZE;
-  for (guint i = 0; i < set->len; i++)
-    min = MIN (min, strlen (set->pdata[i]));
+  for (guint i = 0; i < set->lits->len; i++)
+    min = MIN (min, strlen (set->lits->pdata[i]));
   return min;
 }
 
 /* The most selective set of a list: the longest shortest literal, then the
- * fewest literals. (borrowed from 'sets'; NULL when empty) */
-static GPtrArray *
-best_set (GPtrArray *sets)
+ * fewest literals; with 'bounded', only among the usable sets with a
+ * bounded prefix. (borrowed from 'sets'; NULL when there is none) */
+static lset_t *
+best_set (GPtrArray *sets, bool bounded)
 {
-  GPtrArray *best = NULL;
+  lset_t *best = NULL;
   for (guint i = 0; i < sets->len; i++)
     {
-      GPtrArray *s = sets->pdata[i];
+      lset_t *s = sets->pdata[i];
+      if (bounded && (s->prefix == UNBOUNDED || shortest (s) < MIN_LITERAL))
+        continue;
       if (best == NULL || shortest (s) > shortest (best)
-          || (shortest (s) == shortest (best) && s->len < best->len))
+          || (shortest (s) == shortest (best) && s->lits->len < best->lits->len))
         best = s;
     }
   return best;
 }
 
 static void
-flush_run (GString *run, GPtrArray *sets)
+flush_run (GString *run, guint prefix, GPtrArray *sets)
 {
   if (run->len == 0)
     return;
-  GPtrArray *set = g_ptr_array_new_with_free_func (g_free);
-  g_ptr_array_add (set, g_strndup (run->str, run->len));
+  lset_t *set = g_new0 (lset_t, 1);
+  set->lits = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (set->lits, g_strndup (run->str, run->len));
+  set->prefix = prefix;
   g_ptr_array_add (sets, set);
   g_string_truncate (run, 0);
 }
 
-static bool ex_alternatives (ex_t *x, GPtrArray **out);
+static bool ex_alternatives (ex_t *x, GPtrArray **out, guint *width);
 
 /* Skips a character class starting at '['. */
 static bool
@@ -302,22 +369,28 @@ skip_class (ex_t *x)
   return false;
 }
 
-/* Reads an optional quantifier; *min is its minimum (1 without one). */
+/* Reads an optional quantifier; *min and *max are its bounds (1 and 1
+ * without one; *max UNBOUNDED for *, + and {n,}). */
 static bool
-read_quantifier (ex_t *x, bool *quantified, guint *min)
+read_quantifier (ex_t *x, bool *quantified, guint *min, guint *max)
 {
   *quantified = false;
   *min = 1;
+  *max = 1;
   if (x->i >= x->len)
     return true;
   char c = x->p[x->i];
   if (c == '*' || c == '?')
     {
       *min = 0;
+      *max = c == '?' ? 1 : UNBOUNDED;
       x->i++;
     }
   else if (c == '+')
-    x->i++;
+    {
+      *max = UNBOUNDED;
+      x->i++;
+    }
   else if (c == '{')
     {
       gsize j = x->i + 1;
@@ -331,15 +404,25 @@ read_quantifier (ex_t *x, bool *quantified, guint *min)
         }
       if (digits == 0)
         return false;
+      guint m = n;
       if (j < x->len && x->p[j] == ',')
         {
           j++;
+          m = 0;
+          gsize mdigits = 0;
           while (j < x->len && g_ascii_isdigit (x->p[j]))
-            j++;
+            {
+              m = MIN (m * 10 + (guint) (x->p[j] - '0'), 100000u);
+              j++;
+              mdigits++;
+            }
+          if (mdigits == 0)
+            m = UNBOUNDED;
         }
       if (j >= x->len || x->p[j] != '}')
         return false;
       *min = n;
+      *max = m;
       x->i = j + 1;
     }
   else
@@ -351,17 +434,21 @@ read_quantifier (ex_t *x, bool *quantified, guint *min)
 }
 
 /* One branch: a sequence of items up to '|', ')' or the end. Every run of
- * plain characters and every required group adds a set to *out. */
+ * plain characters and every required group adds a set to *out; *width is
+ * the most characters the branch can match. */
 static bool
-ex_sequence (ex_t *x, GPtrArray **out)
+ex_sequence (ex_t *x, GPtrArray **out, guint *width)
 {
   GPtrArray *sets = sets_new ();
   g_autoptr (GString) run = g_string_new (NULL);
+  guint run_prefix = 0;  /* characters before the run's first one, at most */
+  guint w = 0;           /* characters so far, at most */
   while (x->i < x->len && x->p[x->i] != '|' && x->p[x->i] != ')')
     {
       enum { LITERAL, OPAQUE, GROUP } kind = OPAQUE;
       char lit = 0;
       GPtrArray *group = NULL;
+      guint item_width = 1;
       guchar c = (guchar) x->p[x->i];
       if (c == '(')
         {
@@ -370,7 +457,7 @@ ex_sequence (ex_t *x, GPtrArray **out)
             x->i += 2;
           else if (x->i < x->len && (x->p[x->i] == '?' || x->p[x->i] == '*'))
             goto give_up;
-          if (!ex_alternatives (x, &group) || x->i >= x->len || x->p[x->i] != ')')
+          if (!ex_alternatives (x, &group, &item_width) || x->i >= x->len || x->p[x->i] != ')')
             {
               sets_free (group);
               goto give_up;
@@ -388,16 +475,29 @@ ex_sequence (ex_t *x, GPtrArray **out)
           if (x->i + 1 >= x->len)
             goto give_up;
           guchar d = (guchar) x->p[x->i + 1];
-          if (d >= 0x80 || strchr ("xo0123456789gkpPNcQEu", d) != NULL)
+          /* \G depends on where the search starts, which the evaluator
+           * moves: such a pattern always runs over the whole text. */
+          if (d >= 0x80 || strchr ("xo0123456789gkpPNcQEuG", d) != NULL)
             goto give_up;
           if (!g_ascii_isalnum (d))
             {
               kind = LITERAL;
               lit = (char) g_ascii_tolower (d);
             }
+          else if (strchr ("bBAzZK", d) != NULL)
+            item_width = 0;  /* assertions */
+          else if (d == 'R')
+            item_width = 2;  /* \r\n */
+          else if (d == 'X')
+            item_width = UNBOUNDED;  /* a grapheme cluster */
           x->i += 2;
         }
-      else if (c == '.' || c == '^' || c == '$')
+      else if (c == '^' || c == '$')
+        {
+          item_width = 0;
+          x->i++;
+        }
+      else if (c == '.')
         x->i++;
       else if (c == '{' || c == '*' || c == '+' || c == '?')
         goto give_up;
@@ -416,31 +516,36 @@ ex_sequence (ex_t *x, GPtrArray **out)
         }
 
       bool quantified;
-      guint min;
-      if (!read_quantifier (x, &quantified, &min))
+      guint min, max;
+      if (!read_quantifier (x, &quantified, &min, &max))
         {
           sets_free (group);
           goto give_up;
         }
+      if (kind == LITERAL && run->len == 0)
+        run_prefix = w;
       if (kind == LITERAL && !quantified)
         g_string_append_c (run, lit);
       else if (kind == LITERAL && min >= 1)
         {
           /* "ab+c" matches "abbc": "ab" is certain, "abc" is not. */
           g_string_append_c (run, lit);
-          flush_run (run, sets);
+          flush_run (run, run_prefix, sets);
         }
       else
         {
-          flush_run (run, sets);
+          flush_run (run, run_prefix, sets);
+          /* The group's first repetition starts where the group does. */
           if (group != NULL && min >= 1)
             for (guint i = 0; i < group->len; i++)
-              g_ptr_array_add (sets, g_ptr_array_ref (group->pdata[i]));
+              g_ptr_array_add (sets, lset_shifted (group->pdata[i], w));
           sets_free (group);
         }
+      w = width_add (w, width_mul (item_width, max));
     }
-  flush_run (run, sets);
+  flush_run (run, run_prefix, sets);
   *out = sets;
+  *width = w;
   return true;
 
 give_up:
@@ -449,23 +554,54 @@ give_up:
   return false;
 }
 
+/* The union of each branch's best set, or NULL when a branch has none
+ * (transfer full). Its literal starts no later than the latest of those
+ * sets' prefixes. */
+static lset_t *
+union_of_best (GPtrArray *branches, bool bounded)
+{
+  lset_t *all = g_new0 (lset_t, 1);
+  all->lits = g_ptr_array_new_with_free_func (g_free);
+  for (guint b = 0; b < branches->len; b++)
+    {
+      const lset_t *best = best_set (branches->pdata[b], bounded);
+      if (best == NULL)
+        {
+          lset_free (all);
+          return NULL;
+        }
+      for (guint i = 0; i < best->lits->len; i++)
+        g_ptr_array_add (all->lits, g_strdup (best->lits->pdata[i]));
+      all->prefix = best->prefix == UNBOUNDED || all->prefix == UNBOUNDED ? UNBOUNDED
+                                                                         : MAX (all->prefix, best->prefix);
+    }
+  return all;
+}
+
 /* Branches separated by '|'. One branch passes its sets on. Several: a
  * match contains a literal of the branch it took, so the union of each
- * branch's best set is required, when every branch has one. */
+ * branch's best set is required, when every branch has one. Two unions
+ * when they differ: of the most selective sets, for the prefilter, and of
+ * the sets with a bounded prefix, for running near the literals: in
+ * "can\s*not|not\s+able" the first needs {can, able}, the second, whose
+ * literals start a match, {can, not}. */
 static bool
-ex_alternatives (ex_t *x, GPtrArray **out)
+ex_alternatives (ex_t *x, GPtrArray **out, guint *width)
 {
   GPtrArray *branches = g_ptr_array_new_with_free_func ((GDestroyNotify) sets_free);
+  *width = 0;
   for (;;)
     {
       GPtrArray *branch = NULL;
-      if (!ex_sequence (x, &branch))
+      guint bw = 0;
+      if (!ex_sequence (x, &branch, &bw))
         {
           g_ptr_array_unref (branches);
           *out = NULL;
           return false;
         }
       g_ptr_array_add (branches, branch);
+      *width = bw == UNBOUNDED || *width == UNBOUNDED ? UNBOUNDED : MAX (*width, bw);
       if (x->i < x->len && x->p[x->i] == '|')
         {
           x->i++;
@@ -480,27 +616,21 @@ ex_alternatives (ex_t *x, GPtrArray **out)
       return true;
     }
   GPtrArray *result = sets_new ();
-  GPtrArray *all = g_ptr_array_new_with_free_func (g_free);
-  bool every = true;
-  for (guint b = 0; b < branches->len && every; b++)
-    {
-      GPtrArray *best = best_set (branches->pdata[b]);
-      if (best == NULL)
-        every = false;
-      for (guint i = 0; best != NULL && i < best->len; i++)
-        g_ptr_array_add (all, g_strdup (best->pdata[i]));
-    }
-  if (every)
-    g_ptr_array_add (result, all);
+  lset_t *selective = union_of_best (branches, false);
+  lset_t *bounded = union_of_best (branches, true);
+  if (selective != NULL)
+    g_ptr_array_add (result, selective);
+  if (bounded != NULL && (selective == NULL || selective->prefix == UNBOUNDED))
+    g_ptr_array_add (result, bounded);
   else
-    g_ptr_array_unref (all);
+    lset_free (bounded);
   g_ptr_array_unref (branches);
   *out = result;
   return true;
 }
 
-/* The prefilter of a pattern: a list of literal sets, each of which must
- * be met (transfer full), or NULL when the pattern must always run. */
+/* The prefilter of a pattern: a list of lset_t, each of which must be met
+ * (transfer full), or NULL when the pattern must always run. */
 static GPtrArray *
 required_literals (const char *pattern, bool extended)
 {
@@ -508,7 +638,8 @@ required_literals (const char *pattern, bool extended)
     return NULL;
   ex_t x = { pattern, 0, strlen (pattern) };
   GPtrArray *sets = NULL;
-  if (!ex_alternatives (&x, &sets) || x.i != x.len)
+  guint width = 0;
+  if (!ex_alternatives (&x, &sets, &width) || x.i != x.len)
     {
       sets_free (sets);
       return NULL;
@@ -545,6 +676,13 @@ ac_build (GPtrArray *literals)
           ac->cls[*s] = (guint8) nc++;
     }
   ac->n_classes = nc;
+  if (total * nc >= AC_OUTPUT)
+    {
+      /* Megabytes of literals: rows would not fit an edge. Without the
+       * automaton every pattern runs over the whole text, slower but the same. */
+      g_free (ac);
+      return NULL;
+    }
   ac->delta = g_new (guint32, total * nc);
   ac->out = g_new (gint32, total);
   ac->out_link = g_new0 (guint32, total);
@@ -602,13 +740,14 @@ ac_build (GPtrArray *literals)
     }
   g_free (fail);
   g_free (queue);
-  /* The scan's inner loop then needs one load per byte: a flag on the
-   * edge says whether the state it leads to reports anything. */
+  /* The scan's inner loop then needs one load and one add per byte: the
+   * edge holds the next state's row, not its number (no multiplication
+   * in the loop's dependency chain), and a flag says whether that state
+   * reports anything. */
   for (gsize k = 0; k < (gsize) n * nc; k++)
     {
       guint32 t = ac->delta[k];
-      if (ac->out[t] >= 0 || ac->out_link[t] != 0)
-        ac->delta[k] = t | AC_OUTPUT;
+      ac->delta[k] = t * nc | (ac->out[t] >= 0 || ac->out_link[t] != 0 ? AC_OUTPUT : 0);
     }
   /* Case folding is in the class table: literals are lower case, so an
    * upper-case letter takes its lower-case letter's class. */
@@ -617,15 +756,24 @@ ac_build (GPtrArray *literals)
   return ac;
 }
 
-/* Sets bit i of 'hits' for every literal i that occurs in 'text', folded
- * as PCRE2's caseless matching folds: ASCII letters by the class table,
- * and the two non-ASCII characters that PCRE2 equates with ASCII letters
- * (KELVIN SIGN with k, LONG S with s) here, so a text the pattern matches
- * always contains the literal. */
-static void
-ac_scan (const ac_t *ac, const guint8 *text, gsize len, guint8 *hits)
+/* One occurrence of a literal: its id and the offset just past its end. */
+typedef struct {
+  guint32 id;
+  guint32 end;
+} occ_t;
+
+/* Appends to 'occ' (of occ_t) every occurrence of every literal in 'text',
+ * in text order, folded as PCRE2's caseless matching folds: ASCII letters
+ * by the class table, and the two non-ASCII characters that PCRE2 equates
+ * with ASCII letters (KELVIN SIGN with k, LONG S with s) here, so a text
+ * the pattern matches always contains the literal. Returns whether one of
+ * those two was folded: an occurrence may then be longer in the text than
+ * the literal. */
+static bool
+ac_scan (const ac_t *ac, const guint8 *text, gsize len, GArray *occ)
 {
   guint32 s = 0;
+  bool folded = false;
   const guint nc = ac->n_classes;
   for (gsize i = 0; i < len; i++)
     {
@@ -637,26 +785,29 @@ ac_scan (const ac_t *ac, const guint8 *text, gsize len, guint8 *hits)
             {
               c = ac->cls['k'];
               i += 2;
+              folded = true;
             }
           else if (b == 0xC5 && i + 1 < len && text[i + 1] == 0xBF)
             {
               c = ac->cls['s'];
               i += 1;
+              folded = true;
             }
         }
-      s = ac->delta[(s & ~AC_OUTPUT) * nc + c];
+      s = ac->delta[(s & ~AC_OUTPUT) + c];
       if (G_LIKELY (!(s & AC_OUTPUT)))
         continue;
-      guint32 t = s & ~AC_OUTPUT;
+      guint32 t = (s & ~AC_OUTPUT) / nc;
       if (ac->out[t] < 0)
         t = ac->out_link[t];
       while (t != 0)
         {
-          guint id = (guint) ac->out[t];
-          hits[id >> 3] |= (guint8) (1u << (id & 7));
+          occ_t o = { (guint32) ac->out[t], (guint32) (i + 1) };
+          g_array_append_val (occ, o);
           t = ac->out_link[t];
         }
     }
+  return folded;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -931,7 +1082,10 @@ parse_condition (parser_t *ps, const char *start, const char *tilde)
   /* The pattern: /regex/flags, "a phrase", or a phrase to the end of the line. */
   const char *pat = skip_space (tilde + 1);
   g_autofree char *pattern = NULL;
-  uint32_t options = PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C;
+  /* PCRE2_USE_OFFSET_LIMIT lets the evaluator bound where a match may
+   * start (run_near_literals) without hiding the text after it. */
+  uint32_t options = PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C
+                     | PCRE2_USE_OFFSET_LIMIT;
   bool regex = false;
   if (*pat == '\0')
     {
@@ -1074,15 +1228,17 @@ parse_condition (parser_t *ps, const char *start, const char *tilde)
       g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (guint));
       c->n_sets = sets->len;
       c->set_ends = g_new (guint, sets->len);
+      c->set_prefix = g_new (guint, sets->len);
       for (guint k = 0; k < sets->len; k++)
         {
-          GPtrArray *set = sets->pdata[k];
-          for (guint i = 0; i < set->len; i++)
+          const lset_t *set = sets->pdata[k];
+          for (guint i = 0; i < set->lits->len; i++)
             {
-              guint id = literal_id (ps, set->pdata[i]);
+              guint id = literal_id (ps, set->lits->pdata[i]);
               g_array_append_val (ids, id);
             }
           c->set_ends[k] = ids->len;
+          c->set_prefix[k] = set->prefix;
         }
       c->literals = (guint *) g_array_free (g_steal_pointer (&ids), FALSE);
       sets_free (sets);
@@ -1262,6 +1418,9 @@ parser_finish (parser_t *ps, pd_rules_t **out, GError **err)
       pd_rules_t *rules = g_new0 (pd_rules_t, 1);
       rules->rules = ps->rules;
       rules->literals = ps->literals;
+      rules->literal_len = g_new (guint, MAX (rules->literals->len, 1));
+      for (guint i = 0; i < rules->literals->len; i++)
+        rules->literal_len[i] = (guint) strlen (rules->literals->pdata[i]);
       rules->ac = ac_build (rules->literals);
       *out = rules;
     }
@@ -1336,12 +1495,35 @@ pd_rules_load (const char *dir, pd_rules_t **out, GError **err)
 /* ------------------------------------------------------------------------ */
 /* Per-thread matching state                                                */
 
+/* Where the literals of one field (subject or body) occur: the scan's
+ * occurrences grouped by literal, so that a pattern can look up the
+ * occurrences of its own literals. Kept per thread and reused for every
+ * message: classifying allocates nothing here once the arrays have grown. */
+typedef struct {
+  GArray *occ;        /* owned, of occ_t: every occurrence, in text order */
+  guint32 *first;     /* owned, n_first entries: the occurrences of literal
+                         id are ends[first[id] .. first[id + 1]) */
+  guint n_first;
+  guint32 *ends;      /* owned, n_ends room: occurrence ends, grouped by
+                         literal, each group in text order */
+  guint n_ends;
+  bool folded;        /* the scan folded a multi-byte character */
+} lindex_t;
+
+/* A stretch of the text where a match may start: [start, limit]. */
+typedef struct {
+  gsize start;
+  gsize limit;
+} window_t;
+
 typedef struct {
   pcre2_match_context *mctx;  /* owned */
   pcre2_jit_stack *jit;       /* owned */
   pcre2_match_data *md;       /* owned: room for the whole match only */
   guint callouts;             /* start positions seen in the current match */
   gint64 cpu_start;           /* thread CPU ns when the callout started watching */
+  lindex_t index[2];          /* owned contents: subject's and body's literals */
+  GArray *windows;            /* owned, of window_t: reused by run_near_literals */
 } scratch_t;
 
 static gint64
@@ -1378,6 +1560,13 @@ scratch_free (gpointer p)
   scratch_t *s = p;
   if (s == NULL)
     return;
+  for (int k = 0; k < 2; k++)
+    {
+      g_array_unref (s->index[k].occ);
+      g_free (s->index[k].first);
+      g_free (s->index[k].ends);
+    }
+  g_array_unref (s->windows);
   pcre2_match_data_free (s->md);
   pcre2_jit_stack_free (s->jit);
   pcre2_match_context_free (s->mctx);
@@ -1404,6 +1593,9 @@ scratch_get (void)
     pcre2_jit_stack_assign (s->mctx, NULL, s->jit);
   pcre2_set_callout (s->mctx, deadline_callout, s);
   s->md = pcre2_match_data_create (1, NULL);
+  for (int k = 0; k < 2; k++)
+    s->index[k].occ = g_array_new (FALSE, FALSE, sizeof (occ_t));
+  s->windows = g_array_new (FALSE, FALSE, sizeof (window_t));
   g_private_set (&scratch_key, s);
   return s;
 }
@@ -1411,14 +1603,29 @@ scratch_get (void)
 /* ------------------------------------------------------------------------ */
 /* Classification                                                           */
 
-/* A message's subject and body as the rules see them, with their
- * prefilter hits computed on first use. */
+/* What a window costs beyond the positions it covers, in bytes of text
+ * scanned: one pcre2_match call. Windows closer than this are merged, and
+ * a set whose occurrences would cost more than the whole text is not used
+ * (measured with rules-bench; the exact value matters little). */
+#define WINDOW_CALL_BYTES 64
+
+/* A message's subject and body as the rules see them: bounded, and with
+ * the literal index built on first use. */
+typedef struct {
+  const char *text;  /* borrowed from the message; NULL when the message has none */
+  gsize len;         /* bounded by PD_RULES_MAX_FIELD_BYTES */
+  bool measured;     /* 'len' is known */
+  bool scanned;      /* the thread's index[] describes this text */
+} text_field_t;
+
 typedef struct {
   const pd_rules_t *rules;   /* borrowed */
   const pd_message_t *msg;   /* borrowed */
   scratch_t *scratch;        /* borrowed: the thread's */
-  guint8 *hits[2];           /* owned: literal bitsets of subject and body, or NULL */
-  bool scanned[2];
+  text_field_t text[2];      /* subject and body */
+  bool profiling;
+  gint64 scan_ns;            /* while profiling: time spent scanning for
+                                literals, which is not any one rule's cost */
 } eval_t;
 
 typedef enum { M_NO, M_YES, M_CUT } mresult_t;
@@ -1427,7 +1634,7 @@ typedef enum { M_NO, M_YES, M_CUT } mresult_t;
 static gsize
 bounded_len (const char *text)
 {
-  gsize len = strlen (text);
+  gsize len = strnlen (text, PD_RULES_MAX_FIELD_BYTES + 1);
   if (len <= PD_RULES_MAX_FIELD_BYTES)
     return len;
   len = PD_RULES_MAX_FIELD_BYTES;
@@ -1456,13 +1663,16 @@ warn_cut_off (const rule_t *r, int rc)
              r->name, r->file, r->line, (const char *) text);
 }
 
-/* Runs one pattern on one text. */
+/* Runs one pattern on one text, trying start positions from 'start' up to
+ * and including 'limit' (PCRE2_UNSET: to the end). The text before 'start'
+ * and after 'limit' is still seen by \b and lookaround. */
 static mresult_t
-run (eval_t *ev, const rule_t *r, const cond_t *c, const char *text, gsize len, gsize *mstart, gsize *mend)
+run (eval_t *ev, const rule_t *r, const cond_t *c, const char *text, gsize len, gsize start, gsize limit,
+     gsize *mstart, gsize *mend)
 {
   scratch_t *s = ev->scratch;
-  s->callouts = 0;
-  int rc = pcre2_match (c->code, (PCRE2_SPTR) text, len, 0, 0, s->md, s->mctx);
+  pcre2_set_offset_limit (s->mctx, limit);
+  int rc = pcre2_match (c->code, (PCRE2_SPTR) text, len, start, 0, s->md, s->mctx);
   if (rc >= 0)
     {
       PCRE2_SIZE *ov = pcre2_get_ovector_pointer (s->md);
@@ -1476,46 +1686,178 @@ run (eval_t *ev, const rule_t *r, const cond_t *c, const char *text, gsize len, 
   return M_CUT;
 }
 
-/* True when the prefilter allows the pattern to match in subject (0) or
- * body (1). */
-static bool
-prefilter (eval_t *ev, const cond_t *c, int which, const char *text, gsize len)
+static gint64 monotonic_ns (void);
+
+/* The thread's literal index of subject (0) or body (1), built on first use. */
+static const lindex_t *
+literal_index (eval_t *ev, int which)
 {
-  if (c->literals == NULL || ev->rules->ac == NULL)
-    return true;
-  if (!ev->scanned[which])
+  lindex_t *ix = &ev->scratch->index[which];
+  text_field_t *tf = &ev->text[which];
+  if (tf->scanned)
+    return ix;
+  tf->scanned = true;
+  gint64 t0 = ev->profiling ? monotonic_ns () : 0;
+  guint n = ev->rules->literals->len;
+  g_array_set_size (ix->occ, 0);
+  ix->folded = ac_scan (ev->rules->ac, (const guint8 *) tf->text, tf->len, ix->occ);
+  /* A counting sort by literal id; each literal's occurrences stay in
+   * text order. first[id + 1] counts first, then becomes an end. */
+  if (ix->n_first < n + 1)
     {
-      ev->hits[which] = g_malloc0 ((ev->rules->literals->len + 7) / 8);
-      ac_scan (ev->rules->ac, (const guint8 *) text, len, ev->hits[which]);
-      ev->scanned[which] = true;
+      ix->n_first = n + 1;
+      ix->first = g_renew (guint32, ix->first, ix->n_first);
     }
+  if (ix->n_ends < ix->occ->len)
+    {
+      ix->n_ends = MAX (ix->occ->len, 2 * ix->n_ends);
+      ix->ends = g_renew (guint32, ix->ends, ix->n_ends);
+    }
+  memset (ix->first, 0, (n + 1) * sizeof *ix->first);
+  const occ_t *occ = (const occ_t *) (gpointer) ix->occ->data;
+  for (guint k = 0; k < ix->occ->len; k++)
+    ix->first[occ[k].id + 1]++;
+  for (guint id = 0; id < n; id++)
+    ix->first[id + 1] += ix->first[id];
+  /* Filling moves first[id] to the end of id's group, which is the start
+   * of id + 1's: shifted back afterwards. */
+  for (guint k = 0; k < ix->occ->len; k++)
+    ix->ends[ix->first[occ[k].id]++] = occ[k].end;
+  for (guint id = n; id > 0; id--)
+    ix->first[id] = ix->first[id - 1];
+  ix->first[0] = 0;
+  if (ev->profiling)
+    ev->scan_ns += monotonic_ns () - t0;
+  return ix;
+}
+
+static guint
+occurrences (const lindex_t *ix, guint id)
+{
+  return ix->first[id + 1] - ix->first[id];
+}
+
+/* True when the prefilter allows the pattern to match the text: every
+ * literal set has a literal in it. */
+static bool
+prefilter (const lindex_t *ix, const cond_t *c)
+{
   guint i = 0;
   for (guint k = 0; k < c->n_sets; k++)
     {
       bool met = false;
       for (; i < c->set_ends[k]; i++)
-        {
-          guint id = c->literals[i];
-          met = met || (ev->hits[which][id >> 3] & (1u << (id & 7))) != 0;
-        }
+        met = met || occurrences (ix, c->literals[i]) > 0;
       if (!met)
         return false;
     }
   return true;
 }
 
-/* Tries one text of a field; on a match fills 'where' and 'what'. */
+static int
+compare_windows (gconstpointer a, gconstpointer b)
+{
+  const window_t *x = a, *y = b;
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Runs a prefiltered pattern only where a match can start: within
+ * 'prefix' characters (at most 4 bytes each) before an occurrence of one
+ * of the literals of the cheapest set with a bounded prefix. A match
+ * contains such an occurrence, so no match starts elsewhere; the windows
+ * are tried left to right, so the first match found is the leftmost one,
+ * the same that one search over the whole text finds. Without a bounded
+ * set the whole text is searched. */
+static mresult_t
+run_near_literals (eval_t *ev, const rule_t *r, const cond_t *c, const lindex_t *ix, const char *text,
+                   gsize len, gsize *mstart, gsize *mend)
+{
+  const guint *literal_len = ev->rules->literal_len;
+  guint best = G_MAXUINT;
+  gsize best_cost = len;
+  guint i = 0;
+  for (guint k = 0; k < c->n_sets; k++)
+    {
+      gsize cost = 0;
+      for (; i < c->set_ends[k]; i++)
+        cost += occurrences (ix, c->literals[i]) * (WINDOW_CALL_BYTES + 4 * (gsize) c->set_prefix[k]);
+      if (c->set_prefix[k] != UNBOUNDED && cost < best_cost)
+        {
+          best = k;
+          best_cost = cost;
+        }
+    }
+  if (best == G_MAXUINT)
+    return run (ev, r, c, text, len, 0, PCRE2_UNSET, mstart, mend);
+
+  GArray *windows = ev->scratch->windows;
+  g_array_set_size (windows, 0);
+  gsize back = 4 * (gsize) c->set_prefix[best];
+  for (guint k = best > 0 ? c->set_ends[best - 1] : 0; k < c->set_ends[best]; k++)
+    {
+      guint id = c->literals[k];
+      /* A folded KELVIN SIGN is 3 bytes for the literal's 1. */
+      gsize lit = (gsize) literal_len[id] * (ix->folded ? 3 : 1);
+      for (guint e = ix->first[id]; e < ix->first[id + 1]; e++)
+        {
+          gsize at = ix->ends[e] > lit ? ix->ends[e] - lit : 0;
+          window_t w = { at > back ? at - back : 0, at };
+          /* A start inside a character is moved back to its first byte. */
+          while (w.start > 0 && ((guchar) text[w.start] & 0xC0) == 0x80)
+            w.start--;
+          g_array_append_val (windows, w);
+        }
+    }
+  if (c->set_ends[best] - (best > 0 ? c->set_ends[best - 1] : 0) > 1)
+    g_array_sort (windows, compare_windows);
+
+  mresult_t m = M_NO;
+  const window_t *w = (const window_t *) (gpointer) windows->data;
+  for (guint k = 0; k < windows->len && m == M_NO;)
+    {
+      window_t merged = w[k++];
+      for (; k < windows->len && w[k].start <= merged.limit + WINDOW_CALL_BYTES; k++)
+        merged.limit = MAX (merged.limit, w[k].limit);
+      m = run (ev, r, c, text, len, merged.start, merged.limit, mstart, mend);
+    }
+  return m;
+}
+
+/* Tries one text of a field; on a match fills 'where' and 'what'. 'which'
+ * is 0 for the subject, 1 for the body (prefiltered), -1 for the others. */
 static mresult_t
 try_text (eval_t *ev, const rule_t *r, const cond_t *c, const field_t *f, const char *text,
           int which, const char **where, char **what)
 {
+  gsize len;
+  if (which >= 0)
+    {
+      text_field_t *tf = &ev->text[which];
+      if (!tf->measured)
+        {
+          tf->len = tf->text != NULL ? bounded_len (tf->text) : 0;
+          tf->measured = true;
+        }
+      text = tf->text;
+      len = tf->len;
+    }
   if (text == NULL)
     return M_NO;
-  gsize len = bounded_len (text);
-  if (which >= 0 && !prefilter (ev, c, which, text, len))
-    return M_NO;
+  if (which < 0)
+    len = bounded_len (text);
   gsize a, b;
-  mresult_t m = run (ev, r, c, text, len, &a, &b);
+  mresult_t m;
+  /* The deadline counts start positions over all the windows of one text. */
+  ev->scratch->callouts = 0;
+  if (which >= 0 && c->literals != NULL && ev->rules->ac != NULL)
+    {
+      const lindex_t *ix = literal_index (ev, which);
+      if (!prefilter (ix, c))
+        return M_NO;
+      m = run_near_literals (ev, r, c, ix, text, len, &a, &b);
+    }
+  else
+    m = run (ev, r, c, text, len, 0, PCRE2_UNSET, &a, &b);
   if (m == M_YES)
     {
       gsize n = MIN (b - a, (gsize) PD_RULES_MAX_MATCH_BYTES);
@@ -1667,18 +2009,25 @@ pd_rules_classify (const pd_rules_t *rules, const pd_message_t *msg, pd_classifi
   out->severity = 2;
   out->rules = g_ptr_array_new_with_free_func ((GDestroyNotify) rule_match_free);
   out->tags = g_ptr_array_new_with_free_func (g_free);
-  eval_t ev = { rules, msg, scratch_get (), { NULL, NULL }, { false, false } };
+  eval_t ev = {
+    .rules = rules,
+    .msg = msg,
+    .scratch = scratch_get (),
+    .text = { { .text = msg->subject }, { .text = msg->body_text } },
+    .profiling = g_atomic_int_get (&rules->profiling) != 0,
+  };
   int best = 0;
-  bool profiling = g_atomic_int_get (&rules->profiling) != 0;
+  bool profiling = ev.profiling;
   for (guint i = 0; i < rules->rules->len; i++)
     {
       rule_t *r = rules->rules->pdata[i];
-      gint64 t0 = profiling ? monotonic_ns () : 0;
+      /* A rule's time leaves out the literal scan it happened to trigger. */
+      gint64 t0 = profiling ? monotonic_ns () - ev.scan_ns : 0;
       bool cut = false;
       pd_rule_match_t *m = rule_matches (&ev, r, &cut);
       if (profiling)
         {
-          g_atomic_pointer_add (&r->prof_ns, monotonic_ns () - t0);
+          g_atomic_pointer_add (&r->prof_ns, monotonic_ns () - ev.scan_ns - t0);
           g_atomic_pointer_add (&r->prof_evals, 1);
         }
       if (cut)
@@ -1704,8 +2053,6 @@ pd_rules_classify (const pd_rules_t *rules, const pd_message_t *msg, pd_classifi
       if (r->stop)
         break;
     }
-  g_free (ev.hits[0]);
-  g_free (ev.hits[1]);
   if (best != 0)
     out->severity = best;
   return out->severity;

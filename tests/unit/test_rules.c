@@ -461,6 +461,75 @@ test_the_prefilter_never_hides_a_match (void)
   pd_classification_clear (&c);
 }
 
+/* The text a rule matched, or NULL when it did not match. (borrowed from c) */
+static const char *
+match_of (const pd_classification_t *c, const char *rule)
+{
+  for (guint i = 0; i < c->rules->len; i++)
+    {
+      const pd_rule_match_t *m = c->rules->pdata[i];
+      if (strcmp (m->name, rule) == 0)
+        return m->match;
+    }
+  return NULL;
+}
+
+static void
+test_running_near_literals_finds_the_leftmost_match (void)
+{
+  /* A pattern runs only near its literals' occurrences; the match must
+   * still be the one a search over the whole text finds: the leftmost,
+   * even when a later literal occurrence also starts a match, and when a
+   * literal occurs first where no match can start. */
+  g_autoptr (pd_rules_t) rules = rules_from ("rule pair\n  body ~ /\\b(error|broken)\\b.{0,20}\\bqueue\\b/\n"
+                                             "rule gap\n  body ~ /\\w+ing\\s+(now|today)/\n"
+                                             "rule either\n  body ~ /\\b(can\\s*not|not\\s+able\\s+to)\\s+log\\s*in\\b/\n");
+  g_autoptr (pd_message_t) msg = message ("", "broken pipe, and much later: an error in the queue; broken queue. "
+                                          "Still failing today, crashing now. We are not able to log in.");
+  pd_classification_t c;
+  pd_rules_classify (rules, msg, &c);
+  g_assert_cmpstr (match_of (&c, "pair"), ==, "error in the queue");
+  g_assert_cmpstr (match_of (&c, "gap"), ==, "failing today");
+  g_assert_cmpstr (match_of (&c, "either"), ==, "not able to log in");
+  pd_classification_clear (&c);
+}
+
+static void
+test_running_near_literals_keeps_the_context (void)
+{
+  /* Where a search starts does not change what \b, lookahead and $ see
+   * around it, and \G, which depends on the start, searches everything. */
+  g_autoptr (pd_rules_t) rules = rules_from ("rule word\n  body ~ /\\bbroken queue\\b/\n"
+                                             "rule ahead\n  body ~ /broken queue(?= now)/\n"
+                                             "rule end\n  body ~ /broken queue$/\n"
+                                             "rule start\n  body ~ /\\Gqueue/\n");
+  g_autoptr (pd_message_t) inside = message ("", "unbroken queue, broken queues, broken queuex");
+  pd_classification_t c;
+  pd_rules_classify (rules, inside, &c);
+  g_autofree char *none = matched (&c);
+  g_assert_cmpstr (none, ==, "");
+  pd_classification_clear (&c);
+
+  g_autoptr (pd_message_t) fits = message ("", "queue: the broken queue now; broken queue");
+  pd_rules_classify (rules, fits, &c);
+  g_autofree char *all = matched (&c);
+  g_assert_cmpstr (all, ==, "word ahead end start");
+  pd_classification_clear (&c);
+}
+
+static void
+test_running_near_a_folded_literal (void)
+{
+  /* KELVIN SIGN is three bytes where the literal has one 'k': the search
+   * must start far enough before the occurrence to include it. */
+  g_autoptr (pd_rules_t) rules = rules_from ("rule kelvin\n  body ~ /\\bkelvin\\s+down\\b/\n");
+  g_autoptr (pd_message_t) msg = message ("", "sensor \xe2\x84\xaa" "ELVIN down");
+  pd_classification_t c;
+  pd_rules_classify (rules, msg, &c);
+  g_assert_cmpstr (match_of (&c, "kelvin"), ==, "\xe2\x84\xaa" "ELVIN down");
+  pd_classification_clear (&c);
+}
+
 static void
 test_matched_text_is_bounded_and_fields_are_bounded (void)
 {
@@ -692,6 +761,9 @@ main (int argc, char **argv)
   g_test_add_func ("/rules/eval/phrases", test_plain_phrases_match_as_phrases);
   g_test_add_func ("/rules/eval/flags", test_patterns_are_caseless_unless_flag_c);
   g_test_add_func ("/rules/eval/prefilter", test_the_prefilter_never_hides_a_match);
+  g_test_add_func ("/rules/eval/near-literals/leftmost", test_running_near_literals_finds_the_leftmost_match);
+  g_test_add_func ("/rules/eval/near-literals/context", test_running_near_literals_keeps_the_context);
+  g_test_add_func ("/rules/eval/near-literals/folded", test_running_near_a_folded_literal);
   g_test_add_func ("/rules/eval/bounds", test_matched_text_is_bounded_and_fields_are_bounded);
   g_test_add_func ("/rules/shipped/word-traps", test_shipped_rules_ignore_the_word_traps);
   g_test_add_func ("/rules/safety/redos", test_catastrophic_patterns_are_cut_off_and_logged_once);
