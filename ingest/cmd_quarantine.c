@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "postdesk/cmd.h"
+#include "postdesk/json.h"
 #include "postdesk/output.h"
 #include "postdesk/pipeline.h"
 #include "postdesk/text.h"
@@ -328,7 +329,7 @@ note_given_by_hand (pd_store_t *store, gint64 ticket, gint64 entry, const char *
     }
   json_builder_end_object (b);
   g_autoptr (JsonNode) root = json_builder_get_root (b);
-  g_autofree char *detail = json_to_string (root, FALSE);
+  g_autofree char *detail = pd_json_to_text (root);
   return pd_store_event_add (store, ticket, pd_time_now (), "postdesk", "quarantine-retry", detail, err);
 }
 

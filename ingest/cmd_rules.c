@@ -7,6 +7,7 @@
 
 #include "postdesk/cmd.h"
 #include "postdesk/mime.h"
+#include "postdesk/output.h"
 #include "postdesk/rules.h"
 #include "postdesk/source.h"
 
@@ -118,44 +119,21 @@ print_explanation (const char *origin, const pd_classification_t *c)
             c->cut_off == 1 ? "" : "es");
 }
 
-/* The contract of `rules test --json`: exactly these keys. */
+/* The contract of `rules test --json`: exactly these keys, the file first;
+ * the rest is the classification as ticket events record it. */
 static JsonNode *
 result_json (const char *origin, const pd_classification_t *c)
 {
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "file");
-  json_builder_add_string_value (b, origin);
-  json_builder_set_member_name (b, "severity");
-  json_builder_add_int_value (b, c->severity);
-  json_builder_set_member_name (b, "rules");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < c->rules->len; i++)
-    {
-      const pd_rule_match_t *m = c->rules->pdata[i];
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "name");
-      json_builder_add_string_value (b, m->name);
-      json_builder_set_member_name (b, "file");
-      json_builder_add_string_value (b, m->file);
-      json_builder_set_member_name (b, "line");
-      json_builder_add_int_value (b, m->line);
-      json_builder_set_member_name (b, "field");
-      json_builder_add_string_value (b, m->field);
-      json_builder_set_member_name (b, "match");
-      json_builder_add_string_value (b, m->match);
-      json_builder_end_object (b);
-    }
-  json_builder_end_array (b);
-  json_builder_set_member_name (b, "tags");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < c->tags->len; i++)
-    json_builder_add_string_value (b, c->tags->pdata[i]);
-  json_builder_end_array (b);
-  json_builder_set_member_name (b, "no_ack");
-  json_builder_add_boolean_value (b, c->no_ack);
-  json_builder_end_object (b);
-  return json_builder_get_root (b);
+  g_autoptr (JsonNode) full = pd_classification_to_node (c);
+  JsonObject *from = json_node_get_object (full);
+  g_autoptr (JsonObject) obj = json_object_new ();
+  json_object_set_string_member (obj, "file", origin);
+  static const char *const keys[] = { "severity", "rules", "tags", "no_ack" };
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    json_object_set_member (obj, keys[i], json_node_copy (json_object_get_member (from, keys[i])));
+  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
+  json_node_set_object (node, obj);
+  return node;
 }
 
 /* Messages read for a test, at most: the default max_message_bytes. */
@@ -274,11 +252,7 @@ rules_test (const pd_global_t *g, int argc, char **argv)
       g_autoptr (JsonNode) node = json_node_new (JSON_NODE_ARRAY);
       json_node_take_array (node, ctx.out);
       ctx.out = NULL;
-      g_autoptr (JsonGenerator) gen = json_generator_new ();
-      json_generator_set_pretty (gen, TRUE);
-      json_generator_set_root (gen, node);
-      g_autofree char *text = json_generator_to_data (gen, NULL);
-      printf ("%s\n", text);
+      pd_json_print (node);
     }
   else
     json_array_unref (ctx.out);

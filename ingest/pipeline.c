@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "postdesk/mime.h"
+#include "postdesk/json.h"
 #include "postdesk/reload.h"
 #include "postdesk/rules.h"
 #include "postdesk/thread.h"
@@ -190,7 +191,7 @@ event_detail (const char *first_key, ...)
   va_end (ap);
   json_builder_end_object (b);
   g_autoptr (JsonNode) root = json_builder_get_root (b);
-  return json_to_string (root, FALSE);
+  return pd_json_to_text (root);
 }
 
 static bool
@@ -540,7 +541,7 @@ raise_severity (pd_pipeline_t *p, const prepared_t *m, gint64 ticket, const char
       return false;
     }
   json_object_set_string_member (json_node_get_object (node), "message_id", m->msg->message_id);
-  g_autofree char *detail = json_to_string (node, FALSE);
+  g_autofree char *detail = pd_json_to_text (node);
   return pd_store_event_add (p->store, ticket, m->arrival.received_at, "postdesk", "severity",
                              detail, err);
 }

@@ -32,6 +32,8 @@
  */
 #include "postdesk/rules.h"
 
+#include "postdesk/json.h"
+
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <errno.h>
 #include <json-glib/json-glib.h>
@@ -2071,8 +2073,8 @@ pd_classification_clear (pd_classification_t *c)
   memset (c, 0, sizeof *c);
 }
 
-char *
-pd_classification_to_json (const pd_classification_t *c)
+JsonNode *
+pd_classification_to_node (const pd_classification_t *c)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
@@ -2110,8 +2112,14 @@ pd_classification_to_json (const pd_classification_t *c)
   json_builder_set_member_name (b, "no_ack");
   json_builder_add_boolean_value (b, c->no_ack);
   json_builder_end_object (b);
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  return json_to_string (root, FALSE);
+  return json_builder_get_root (b);
+}
+
+char *
+pd_classification_to_json (const pd_classification_t *c)
+{
+  g_autoptr (JsonNode) root = pd_classification_to_node (c);
+  return pd_json_to_text (root);
 }
 
 void

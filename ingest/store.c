@@ -17,6 +17,8 @@
  */
 #include "store_internal.h"
 
+#include "postdesk/json.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -117,10 +119,9 @@ store_strings_json (pd_store_t *s, int slot, const char *const *v, gssize n)
     json_builder_add_string_value (s->builder, v[i]);
   json_builder_end_array (s->builder);
   JsonNode *root = json_builder_get_root (s->builder);
-  json_generator_set_root (s->generator, root);
-  json_node_unref (root);
   g_string_truncate (s->json[slot], 0);
-  json_generator_to_gstring (s->generator, s->json[slot]);
+  pd_json_write (s->json[slot], root, false);
+  json_node_unref (root);
   return s->json[slot]->str;
 }
 
@@ -150,10 +151,9 @@ store_addresses_json (pd_store_t *s, int slot, const GPtrArray *addrs)
     }
   json_builder_end_array (s->builder);
   JsonNode *root = json_builder_get_root (s->builder);
-  json_generator_set_root (s->generator, root);
-  json_node_unref (root);
   g_string_truncate (s->json[slot], 0);
-  json_generator_to_gstring (s->generator, s->json[slot]);
+  pd_json_write (s->json[slot], root, false);
+  json_node_unref (root);
   return s->json[slot]->str;
 }
 
@@ -479,7 +479,6 @@ open_mode (const char *path, pd_store_mode_t mode, pd_store_t **out, GError **er
   s->path = g_strdup (path);
   s->page_size = 4096;
   s->builder = json_builder_new_immutable ();
-  s->generator = json_generator_new ();
   s->parser = json_parser_new_immutable ();
   for (guint i = 0; i < G_N_ELEMENTS (s->json); i++)
     s->json[i] = g_string_sized_new (256);
@@ -554,7 +553,6 @@ pd_store_free (pd_store_t *store)
   /* close_v2 never fails for busy statements; all are finalized anyway. */
   sqlite3_close_v2 (store->db);
   g_clear_object (&store->builder);
-  g_clear_object (&store->generator);
   g_clear_object (&store->parser);
   for (guint i = 0; i < G_N_ELEMENTS (store->json); i++)
     if (store->json[i] != NULL)

@@ -73,7 +73,6 @@ struct pd_store {
   sqlite3_stmt *stmts[ST_COUNT];   /* owned, each prepared on first use */
   int bind_rc;                     /* first failed bind since the last step */
   JsonBuilder *builder;            /* owned, reset and reused for every array */
-  JsonGenerator *generator;        /* owned */
   JsonParser *parser;              /* owned */
   GString *json[3];                /* owned: JSON text bound to one statement at once */
   GString *lower;                  /* owned: scratch for lower-casing addresses */

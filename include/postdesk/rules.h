@@ -13,6 +13,8 @@
 #ifndef POSTDESK_RULES_H
 #define POSTDESK_RULES_H
 
+#include <json-glib/json-glib.h>
+
 #include "postdesk/common.h"
 #include "postdesk/mime.h"
 
@@ -92,6 +94,8 @@ void pd_classification_clear (pd_classification_t *c);
  * {"severity":1,"severity_rule":"...","rules":[{"name","file","line",
  * "field","match"}],"tags":[...],"no_ack":false} (transfer full). */
 char *pd_classification_to_json (const pd_classification_t *c);
+/* The same as a json-glib tree (transfer full). */
+JsonNode *pd_classification_to_node (const pd_classification_t *c);
 
 /* Profiling, for the benchmark: while enabled, every rule adds the time it
  * takes to its counters (at some cost per rule). pd_rules_slowest() names

@@ -46,4 +46,15 @@ pd quarantine list --json > "$T/q.json"; ok $? "quarantine list --json runs"
 strict < "$T/q.json"; ok $? "quarantine list --json is strict JSON"
 like "$(field 'd[0]["origin"]' < "$T/q.json")" "held\\\\x1f\\.eml'$" "with the file name exactly"
 pd outbox list --json | strict; ok $? "outbox list --json is strict JSON"
+# The same characters in what postdesk stores as JSON (address lists,
+# references, event details): SQLite's json_valid() is as strict as Python.
+new_desk stored
+printf 'From: =?utf-8?q?Ann=1FX?= <ann@unit.test>\nTo: Bob =?utf-8?q?=1F?= <support@example.com>\nSubject: production is down =?utf-8?q?=1F?= now\nMessage-ID: <u1f@unit.test>\nReferences: <a\x1fb@unit.test>\n\nbody\n' \
+  > "$T/u1f.eml"
+out=$(pd ingest "$T/u1f.eml" 2>"$T/err")
+like "$out" "1 new ticket" "a message with U+001F in its names and subject is stored, not quarantined"
+is "$(sqlite3 "$DESK/var/postdesk.db" "SELECT count(*) FROM messages WHERE json_valid(to_json) AND json_valid(references_json)")" 1 \
+   "its stored address and reference lists are valid JSON"
+is "$(sqlite3 "$DESK/var/postdesk.db" "SELECT count(*) FROM events WHERE NOT json_valid(detail)")" 0 \
+   "and so is every event detail"
 done_testing
