@@ -26,6 +26,15 @@ static const char *const transport_prefixes[] = {
 };
 
 static bool
+named_in (const char *const *names, const char *name, gsize len)
+{
+  for (int i = 0; names != NULL && names[i] != NULL; i++)
+    if (strlen (names[i]) == len && g_ascii_strncasecmp (name, names[i], len) == 0)
+      return true;
+  return false;
+}
+
+static bool
 is_transport_header (const char *name, gsize len)
 {
   for (int i = 0; transport_headers[i] != NULL; i++)
@@ -70,6 +79,12 @@ hash_lf (gnutls_hash_hd_t h, const char *data, gsize len)
 char *
 pd_mime_content_hash (const char *raw, gsize len)
 {
+  return pd_mime_content_hash_except (raw, len, NULL);
+}
+
+char *
+pd_mime_content_hash_except (const char *raw, gsize len, const char *const *also_ignore)
+{
   const char *p = raw, *end = raw + len;
   /* An mbox separator is the mailbox's, not the message's. */
   if (len >= 5 && memcmp (p, "From ", 5) == 0)
@@ -93,7 +108,8 @@ pd_mime_content_hash (const char *raw, gsize len)
         }
       while (p < end && (*p == ' ' || *p == '\t'));
       const char *colon = memchr (field, ':', (gsize) (p - field));
-      if (colon == NULL || !is_transport_header (field, (gsize) (colon - field)))
+      if (colon == NULL || (!is_transport_header (field, (gsize) (colon - field))
+                            && !named_in (also_ignore, field, (gsize) (colon - field))))
         hash_lf (h, field, (gsize) (p - field));
     }
 

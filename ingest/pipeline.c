@@ -546,6 +546,22 @@ raise_severity (pd_pipeline_t *p, const prepared_t *m, gint64 ticket, const char
                              detail, err);
 }
 
+/* Whether held bytes are the mail 'data' (a prepared_t) just stored: its
+ * first bytes (held for its size, stored now that the limit allows), or
+ * the same mail but for the sender headers (held for having none, then
+ * ingested again with them). Sharing a Message-ID alone proves nothing. */
+static bool
+is_held_copy (const void *held, gsize len, gpointer data)
+{
+  const prepared_t *m = data;
+  if (len <= m->len && memcmp (held, m->raw, len) == 0)
+    return true;
+  static const char *const sender[] = { "from", "sender", "reply-to", NULL };
+  g_autofree char *theirs = pd_mime_content_hash_except (held, len, sender);
+  g_autofree char *ours = pd_mime_content_hash_except (m->raw, m->len, sender);
+  return strcmp (theirs, ours) == 0;
+}
+
 /* Everything that happens to one parsed message inside its savepoint. */
 static bool
 store_message (pd_pipeline_t *p, const prepared_t *m, pd_outcome_t *outcome, gint64 *ticket_out,
@@ -609,7 +625,8 @@ store_message (pd_pipeline_t *p, const prepared_t *m, pd_outcome_t *outcome, gin
   if (!add_participants (p, ticket, msg, kind, *outcome == PD_OUTCOME_NEW_TICKET, err))
     return false;
   /* A held copy of this mail (no sender, re-ingested by hand) is stored now. */
-  if (!pd_store_quarantine_release_message (p->store, msg->message_id, ticket, NULL, err))
+  if (!pd_store_quarantine_release_message (p->store, msg->message_id, ticket, is_held_copy,
+                                            (gpointer) m, NULL, err))
     return false;
   *ticket_out = ticket;
   return true;

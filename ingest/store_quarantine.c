@@ -33,9 +33,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     "UPDATE quarantine SET reason = ?2, updated_at = ?3 WHERE id = ?1",
   [ST_QUARANTINE_LINK] =
     "UPDATE quarantine SET ticket_id = ?2, updated_at = ?3 WHERE id = ?1",
-  [ST_QUARANTINE_RELEASE_MESSAGE] =
-    "UPDATE quarantine SET status = 'released', ticket_id = ?2, updated_at = ?3"
-    " WHERE message_id = ?1 AND status = 'held'",
+  [ST_QUARANTINE_HELD_BY_MESSAGE] =
+    "SELECT q.id, r.bytes FROM quarantine q JOIN raw_messages r ON r.id = q.raw_id"
+    " WHERE q.message_id = ?1 AND q.status = 'held' ORDER BY q.id",
   [ST_QUARANTINE_DELETE] = "DELETE FROM quarantine WHERE id = ?1 RETURNING raw_id",
   /* Raw bytes are shared by SHA-256 between messages and entries: they go
    * only with the last row that holds them. */
@@ -266,22 +266,38 @@ pd_store_quarantine_link (pd_store_t *store, gint64 id, gint64 ticket_id, GError
 
 bool
 pd_store_quarantine_release_message (pd_store_t *store, const char *message_id,
-                                     gint64 ticket_id, guint *released, GError **err)
+                                     gint64 ticket_id, pd_quarantine_match_fn same_mail,
+                                     gpointer data, guint *released, GError **err)
 {
   if (released != NULL)
     *released = 0;
   if (message_id == NULL || *message_id == '\0')
     return true;
-  sqlite3_stmt *st = stmt (store, ST_QUARANTINE_RELEASE_MESSAGE, err);
+  sqlite3_stmt *st = stmt (store, ST_QUARANTINE_HELD_BY_MESSAGE, err);
   if (st == NULL)
     return false;
   bind_text (store, st, 1, message_id);
-  bind_int (store, st, 2, ticket_id);
-  bind_int (store, st, 3, pd_time_now ());
-  if (!store_exec (store, st, err, "cannot release the quarantine entries of message %s", message_id))
-    return false;
+  /* The ids are collected first: releasing runs another statement. */
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  int rc;
+  while ((rc = step (store, st)) == SQLITE_ROW)
+    if (same_mail (sqlite3_column_blob (st, 1), (gsize) sqlite3_column_bytes (st, 1), data))
+      {
+        gint64 id = sqlite3_column_int64 (st, 0);
+        g_array_append_val (ids, id);
+      }
+  if (rc != SQLITE_DONE)
+    {
+      store_db_error (store, err, "cannot look up the quarantine entries of message %s", message_id);
+      done (store, st);
+      return false;
+    }
+  done (store, st);
+  for (guint i = 0; i < ids->len; i++)
+    if (!pd_store_quarantine_release (store, g_array_index (ids, gint64, i), ticket_id, err))
+      return false;
   if (released != NULL)
-    *released = (guint) sqlite3_changes (store->db);
+    *released = ids->len;
   return true;
 }
 

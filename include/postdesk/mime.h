@@ -118,6 +118,10 @@ char *pd_mime_synthetic_id (const char *raw, gsize len);
  * mail that came by different roads hash alike; different mail never does,
  * whatever Message-ID it reuses. (transfer full) */
 char *pd_mime_content_hash (const char *raw, gsize len);
+/* The same, leaving out the header fields named in 'also_ignore' too
+ * (NULL-terminated, case-insensitive): e.g. the sender, to recognise a
+ * held message that was stored after its From was corrected. */
+char *pd_mime_content_hash_except (const char *raw, gsize len, const char *const *also_ignore);
 
 /* HTML to readable text (libxml2's HTML parser): paragraphs and line breaks
  * kept, script and style dropped, entities decoded. 'html' is UTF-8.

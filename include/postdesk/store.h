@@ -319,11 +319,16 @@ bool pd_store_quarantine_set_reason (pd_store_t *store, gint64 id, const char *r
 /* Links a held entry to the ticket opened from its headers (mail over the
  * size limit); it stays held, since its body is not stored. */
 bool pd_store_quarantine_link (pd_store_t *store, gint64 id, gint64 ticket_id, GError **err);
-/* Marks every held entry whose Message-ID is 'message_id' released into
- * 'ticket_id': mail stored after all (a corrected copy ingested by hand)
- * does not stay held forever. *released (may be NULL) is how many were. */
+/* Says whether a held entry's raw bytes are the mail just stored. */
+typedef bool (*pd_quarantine_match_fn) (const void *held_raw, gsize len, gpointer data);
+/* Marks every held entry whose Message-ID is 'message_id' and whose bytes
+ * 'same_mail' accepts released into 'ticket_id': mail stored after all (a
+ * corrected copy ingested by hand) does not stay held forever. A sender's
+ * Message-ID alone is not enough, or reusing one would hide held mail.
+ * *released (may be NULL) is how many were. */
 bool pd_store_quarantine_release_message (pd_store_t *store, const char *message_id,
-                                          gint64 ticket_id, guint *released, GError **err);
+                                          gint64 ticket_id, pd_quarantine_match_fn same_mail,
+                                          gpointer data, guint *released, GError **err);
 /* Removes an entry, held or released, and its raw bytes unless a message or
  * another entry holds the same bytes; the removal is recorded in the
  * journal (pd_store_quarantine_journal) as 'action' by 'actor'.

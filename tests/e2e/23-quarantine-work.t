@@ -110,6 +110,11 @@ pd quarantine retry --from a@x.test --file "$T/fixed.eml" "$again" 2>/dev/null; 
 printf 'To: support@example.com\nSubject: Invoice\nMessage-ID: <invoice-7@x.test>\n\nsee attached\n' > "$T/invoice.eml"
 pd ingest "$T/invoice.eml" >/dev/null 2>&1
 inv=$(pd quarantine list --json | jq '.[] | select(.origin | endswith("invoice.eml")) | .id')
+printf 'From: Mallory <m@evil.test>\nTo: support@example.com\nSubject: Other\nMessage-ID: <invoice-7@x.test>\n\nnot the invoice\n' \
+  > "$T/reuse.eml"
+pd ingest "$T/reuse.eml" >/dev/null 2>&1
+is "$(pd quarantine list --json | jq -r ".[] | select(.id == $inv) | .status")" held \
+   "other mail reusing the held message's Message-ID does not release (and hide) it"
 printf 'From: Eve <eve@x.test>\nTo: support@example.com\nSubject: Invoice\nMessage-ID: <invoice-7@x.test>\n\nsee attached\n' > "$T/invoice-fixed.eml"
 out=$(pd ingest "$T/invoice-fixed.eml" 2>/dev/null); like "$out" "1 new ticket" "the corrected copy, ingested by hand, opens a ticket"
 is "$(pd quarantine list --all --json | jq -r ".[] | select(.id == $inv) | .status")" released "and releases the held entry"

@@ -1325,6 +1325,13 @@ test_quarantine_purge_by_age (void)
   g_assert_cmpuint (removed, ==, 0);
 }
 
+/* Accepts held bytes that are 'data' exactly. */
+static bool
+bytes_equal (const void *held, gsize len, gpointer data)
+{
+  return strlen (data) == len && memcmp (held, data, len) == 0;
+}
+
 static void
 test_quarantine_release_by_message_id (void)
 {
@@ -1337,7 +1344,13 @@ test_quarantine_release_by_message_id (void)
   gint64 ticket = make_ticket (store, "T", "ada@example.org", 1);
 
   guint released = 99;
-  g_assert_true (pd_store_quarantine_release_message (store, "mine@x", ticket, &released, &err));
+  /* The Message-ID alone is not enough: the bytes must be the mail's. */
+  g_assert_true (pd_store_quarantine_release_message (store, "mine@x", ticket, bytes_equal,
+                                                      "someone else's mail", &released, &err));
+  g_assert_no_error (err);
+  g_assert_cmpuint (released, ==, 0);
+  g_assert_true (pd_store_quarantine_release_message (store, "mine@x", ticket, bytes_equal,
+                                                      "no sender 1", &released, &err));
   g_assert_no_error (err);
   g_assert_cmpuint (released, ==, 1);
   g_autoptr (pd_quarantine_item_t) item = NULL;
@@ -1347,9 +1360,11 @@ test_quarantine_release_by_message_id (void)
   g_assert_cmpstr (item->message_id, ==, "mine@x");
 
   /* Released once; an entry without a Message-ID is never matched. */
-  g_assert_true (pd_store_quarantine_release_message (store, "mine@x", ticket, &released, &err));
+  g_assert_true (pd_store_quarantine_release_message (store, "mine@x", ticket, bytes_equal,
+                                                      "no sender 1", &released, &err));
   g_assert_cmpuint (released, ==, 0);
-  g_assert_true (pd_store_quarantine_release_message (store, NULL, ticket, &released, &err));
+  g_assert_true (pd_store_quarantine_release_message (store, NULL, ticket, bytes_equal,
+                                                      "no sender 3", &released, &err));
   g_assert_cmpuint (released, ==, 0);
   g_autoptr (GPtrArray) held = NULL;
   g_assert_true (pd_store_quarantine_list (store, false, &held, &err));
