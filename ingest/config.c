@@ -9,6 +9,7 @@
 
 #include "postdesk/mime.h"
 #include "postdesk/text.h"
+#include "postdesk/transport.h"
 
 /* How much of a line or value an error message quotes: enough to find it,
  * never a screenful of whatever the file holds. */
@@ -27,7 +28,7 @@ static const char *const default_public_domains[] = {
   "zoho.com", "fastmail.com", "hey.com", "tutanota.com", "mail.com", NULL,
 };
 
-typedef enum { KEY_STRING, KEY_PATH, KEY_ADDRESS, KEY_PREFIX, KEY_BYTES, KEY_LIST } key_kind_t;
+typedef enum { KEY_STRING, KEY_PATH, KEY_ADDRESS, KEY_PREFIX, KEY_BYTES, KEY_LIST, KEY_TRANSPORT } key_kind_t;
 
 typedef struct {
   const char *section;
@@ -46,6 +47,7 @@ static const known_key_t known_keys[] = {
   { "postdesk", "public_domains", KEY_LIST },
   { "staff", "domains", KEY_LIST },
   { "staff", "addresses", KEY_LIST },
+  { "transport", "url", KEY_TRANSPORT },
 };
 
 static const known_key_t *
@@ -323,6 +325,7 @@ pd_config_free (pd_config_t *cfg)
   g_strfreev (cfg->staff_domains);
   g_strfreev (cfg->staff_addresses);
   g_strfreev (cfg->public_domains);
+  g_free (cfg->transport_url);
   g_free (cfg);
 }
 
@@ -415,9 +418,9 @@ pd_config_load (const char *path, pd_config_t **out, GError **err)
           const char *near = pd_config_suggest (section, NULL);
           if (near != NULL)
             set_key_error (err, path, text, section, NULL,
-                           "unknown section; did you mean [%s]? (known: [postdesk], [staff])", near);
+                           "unknown section; did you mean [%s]? (known: [postdesk], [staff], [transport])", near);
           else
-            set_key_error (err, path, text, section, NULL, "unknown section (known: [postdesk], [staff])");
+            set_key_error (err, path, text, section, NULL, "unknown section (known: [postdesk], [staff], [transport])");
           return false;
         }
       g_auto (GStrv) keys = g_key_file_get_keys (kf, section, NULL, NULL);
@@ -524,6 +527,21 @@ pd_config_load (const char *path, pd_config_t **out, GError **err)
                                                                  : &cfg->staff_addresses;
                 g_strfreev (*slot);
                 *slot = list;
+                break;
+              }
+            case KEY_TRANSPORT:
+              {
+                /* transport.c knows the schemes, so that the check here and
+                 * the transport opened later never disagree. */
+                g_autofree char *url = NULL;
+                if (!pd_transport_url_check (value, cfg->dir, &url, &local))
+                  {
+                    set_key_error (err, path, text, section, key, "%s", local->message);
+                    g_error_free (local);
+                    return false;
+                  }
+                g_free (cfg->transport_url);
+                cfg->transport_url = g_steal_pointer (&url);
                 break;
               }
             }

@@ -23,6 +23,7 @@ static const struct {
   { "ingest", pd_cmd_ingest, "turn mail files, Maildirs, mbox files or stdin into tickets" },
   { "tickets", pd_cmd_tickets, "list tickets, or show one with its messages" },
   { "outbox", pd_cmd_outbox, "list outgoing messages and their delivery state" },
+  { "send", pd_cmd_send, "deliver the outbox through the configured transport" },
   { "quarantine", pd_cmd_quarantine, "list, show, retry and delete mail postdesk could not handle" },
   { "rules", pd_cmd_rules, "check the rule files, and try them on mail without storing it" },
 };

@@ -216,6 +216,9 @@ pd_json_outbox_item (const pd_outbox_item_t *o)
   json_builder_add_int_value (b, o->attempts);
   add_string (b, "last_error", o->last_error);
   add_string (b, "body_text", o->body_text);
+  add_time (b, "created_at", o->created_at);
+  add_time (b, "next_attempt_at", o->next_attempt_at);
+  add_time (b, "sent_at", o->sent_at);
   json_builder_end_object (b);
   return json_builder_get_root (b);
 }

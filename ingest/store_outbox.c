@@ -3,6 +3,12 @@
 
 #include <string.h>
 
+/* What pd_outbox_item_t holds, in the order read_item() reads it; one
+ * more column follows: the raw bytes, or NULL. */
+#define OUTBOX_COLUMNS                                                                    \
+  "id, ticket_id, kind, recipients, subject, message_id, in_reply_to, status, attempts," \
+  " last_error, body_text, created_at, next_attempt_at, sent_at"
+
 static const char *const stmt_sql[ST_COUNT] = {
   [ST_OUTBOX_MESSAGE_INSERT] =
     "INSERT INTO messages (ticket_id, message_id, direction, kind, from_name, from_address,"
@@ -14,9 +20,26 @@ static const char *const stmt_sql[ST_COUNT] = {
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'queued', ?10, ?10)",
   [ST_ACK_LOG_INSERT] = "INSERT INTO ack_log (address, at, ticket_id) VALUES (lower(?1), ?2, ?3)",
   [ST_ACK_LOG_COUNT] = "SELECT count(*) FROM ack_log WHERE address = lower(?1) AND at > ?2",
-  [ST_OUTBOX_ALL] =
-    "SELECT id, ticket_id, kind, recipients, subject, message_id, in_reply_to, status,"
-    " attempts, last_error, body_text FROM outbox ORDER BY id",
+  [ST_OUTBOX_ALL] = "SELECT " OUTBOX_COLUMNS ", NULL FROM outbox ORDER BY id",
+  /* Oldest first, so a message held up by retries does not wait behind
+   * newer ones once it is due again. */
+  [ST_OUTBOX_DUE] =
+    "SELECT " OUTBOX_COLUMNS ", raw FROM outbox WHERE status = 'queued'"
+    " AND (next_attempt_at IS NULL OR next_attempt_at <= ?1) ORDER BY created_at, id LIMIT 1",
+  [ST_OUTBOX_SET_SENDING] = "UPDATE outbox SET status = 'sending' WHERE id = ?1 AND status = 'queued'",
+  [ST_OUTBOX_ROW] =
+    "SELECT ticket_id, message_id, recipients, attempts, created_at FROM outbox"
+    " WHERE id = ?1 AND status = 'sending'",
+  [ST_OUTBOX_SENT] =
+    "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1,"
+    " next_attempt_at = NULL WHERE id = ?1 AND status = 'sending'",
+  [ST_OUTBOX_RETRY] =
+    "UPDATE outbox SET status = 'queued', attempts = attempts + 1, last_error = ?2,"
+    " next_attempt_at = ?3 WHERE id = ?1 AND status = 'sending'",
+  [ST_OUTBOX_FAILED] =
+    "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2,"
+    " next_attempt_at = NULL WHERE id = ?1 AND status = 'sending'",
+  [ST_OUTBOX_RECOVER] = "UPDATE outbox SET status = 'queued' WHERE status = 'sending'",
   [ST_MAILBOX_GET] = "SELECT uidvalidity, last_uid FROM mailbox_state WHERE mailbox = ?1",
   [ST_MAILBOX_SET] =
     "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid, updated_at)"
@@ -44,7 +67,40 @@ pd_outbox_item_free (pd_outbox_item_t *o)
   g_free (o->status);
   g_free (o->last_error);
   g_free (o->body_text);
+  g_clear_pointer (&o->raw, g_bytes_unref);
   g_free (o);
+}
+
+/* The row 'st' is on (OUTBOX_COLUMNS, then raw) as an item (transfer full),
+ * or NULL when its recipients cannot be read. */
+static pd_outbox_item_t *
+read_item (pd_store_t *store, sqlite3_stmt *st, GError **err)
+{
+  g_autoptr (pd_outbox_item_t) o = g_new0 (pd_outbox_item_t, 1);
+  o->id = sqlite3_column_int64 (st, 0);
+  o->ticket_id = sqlite3_column_int64 (st, 1);
+  o->kind = col_strdup (st, 2);
+  GError *local = NULL;
+  if (!store_parse_strv (store, (const char *) sqlite3_column_text (st, 3), &o->to, &local))
+    {
+      g_set_error (err, PD_ERROR, PD_ERROR_DB, "outbox entry %" G_GINT64_FORMAT
+                   " has unreadable recipients: %s", o->id, local->message);
+      g_error_free (local);
+      return NULL;
+    }
+  o->subject = col_strdup (st, 4);
+  o->message_id = col_strdup (st, 5);
+  o->in_reply_to = col_strdup (st, 6);
+  o->status = col_strdup (st, 7);
+  o->attempts = sqlite3_column_int (st, 8);
+  o->last_error = col_strdup (st, 9);
+  o->body_text = col_strdup (st, 10);
+  o->created_at = sqlite3_column_int64 (st, 11);
+  o->next_attempt_at = sqlite3_column_int64 (st, 12);
+  o->sent_at = sqlite3_column_int64 (st, 13);
+  if (sqlite3_column_type (st, 14) != SQLITE_NULL)
+    o->raw = g_bytes_new (sqlite3_column_blob (st, 14), (gsize) sqlite3_column_bytes (st, 14));
+  return g_steal_pointer (&o);
 }
 
 bool
@@ -59,27 +115,13 @@ pd_store_outbox_list (pd_store_t *store, GPtrArray **out, GError **err)
   int rc;
   while ((rc = step (store, st)) == SQLITE_ROW)
     {
-      pd_outbox_item_t *o = g_new0 (pd_outbox_item_t, 1);
-      g_ptr_array_add (list, o);
-      o->id = sqlite3_column_int64 (st, 0);
-      o->ticket_id = sqlite3_column_int64 (st, 1);
-      o->kind = col_strdup (st, 2);
-      GError *local = NULL;
-      if (!store_parse_strv (store, (const char *) sqlite3_column_text (st, 3), &o->to, &local))
+      pd_outbox_item_t *o = read_item (store, st, err);
+      if (o == NULL)
         {
-          g_set_error (err, PD_ERROR, PD_ERROR_DB, "outbox entry %" G_GINT64_FORMAT
-                       " has unreadable recipients: %s", o->id, local->message);
-          g_error_free (local);
           done (store, st);
           return false;
         }
-      o->subject = col_strdup (st, 4);
-      o->message_id = col_strdup (st, 5);
-      o->in_reply_to = col_strdup (st, 6);
-      o->status = col_strdup (st, 7);
-      o->attempts = sqlite3_column_int (st, 8);
-      o->last_error = col_strdup (st, 9);
-      o->body_text = col_strdup (st, 10);
+      g_ptr_array_add (list, o);
     }
   if (rc != SQLITE_DONE)
     {
@@ -243,5 +285,275 @@ pd_store_acks_since (pd_store_t *store, const char *address, pd_time_t since, gu
     }
   *count = (guint) sqlite3_column_int64 (st, 0);
   done (store, st);
+  return true;
+}
+
+/* ---- delivery ------------------------------------------------------------- */
+
+pd_time_t
+pd_outbox_retry_delay (int attempts)
+{
+  /* Quick at first, for a relay restarting or a full disk cleared, then
+   * hourly: the schedule of most mail servers, a little faster because a
+   * customer waits for an answer. */
+  static const pd_time_t schedule[] = { 60, 5 * 60, 15 * 60, 60 * 60 };
+  if (attempts < 1)
+    attempts = 1;
+  if ((gsize) attempts > G_N_ELEMENTS (schedule))
+    return schedule[G_N_ELEMENTS (schedule) - 1];
+  return schedule[attempts - 1];
+}
+
+bool
+pd_store_outbox_claim (pd_store_t *store, pd_time_t now, pd_outbox_item_t **out, GError **err)
+{
+  *out = NULL;
+  if (pd_store_in_transaction (store))
+    {
+      /* The claim must be committed before the message leaves, or a crash
+       * would forget it was taken; inside a caller's transaction it could
+       * not be. */
+      g_set_error (err, PD_ERROR, PD_ERROR_DB, "an outbox claim must run in its own transaction");
+      return false;
+    }
+  if (!pd_store_begin (store, err))
+    return false;
+  sqlite3_stmt *st = stmt (store, ST_OUTBOX_DUE, err);
+  if (st == NULL)
+    {
+      pd_store_rollback (store);
+      return false;
+    }
+  bind_int (store, st, 1, now);
+  g_autoptr (pd_outbox_item_t) item = NULL;
+  int rc = step (store, st);
+  if (rc == SQLITE_ROW)
+    {
+      item = read_item (store, st, err);
+      done (store, st);
+      if (item == NULL)
+        {
+          pd_store_rollback (store);
+          return false;
+        }
+    }
+  else if (rc == SQLITE_DONE)
+    done (store, st);
+  else
+    {
+      store_db_error (store, err, "cannot read the outbox");
+      done (store, st);
+      pd_store_rollback (store);
+      return false;
+    }
+  if (item != NULL)
+    {
+      st = stmt (store, ST_OUTBOX_SET_SENDING, err);
+      if (st == NULL)
+        {
+          pd_store_rollback (store);
+          return false;
+        }
+      bind_int (store, st, 1, item->id);
+      if (!store_exec (store, st, err, "cannot mark outbox entry %" G_GINT64_FORMAT " as sending",
+                       item->id))
+        {
+          pd_store_rollback (store);
+          return false;
+        }
+      g_free (item->status);
+      item->status = g_strdup ("sending");
+    }
+  if (!pd_store_commit (store, err))
+    {
+      pd_store_rollback (store);
+      return false;
+    }
+  *out = g_steal_pointer (&item);
+  return true;
+}
+
+/* Runs an outbox UPDATE on row 'id' that must find it being sent: a row
+ * that is not (marked by someone else, or never claimed) is an error, not
+ * a silent no-op. */
+static bool
+update_sending (pd_store_t *s, sqlite3_stmt *st, gint64 id, const char *what, GError **err)
+{
+  if (!store_exec (s, st, err, "cannot mark outbox entry %" G_GINT64_FORMAT " %s", id, what))
+    return false;
+  if (sqlite3_changes (s->db) != 1)
+    {
+      g_set_error (err, PD_ERROR, PD_ERROR_NOT_FOUND,
+                   "outbox entry %" G_GINT64_FORMAT " is not being sent", id);
+      return false;
+    }
+  return true;
+}
+
+bool
+pd_store_outbox_mark_sent (pd_store_t *store, gint64 id, pd_time_t at, GError **err)
+{
+  bool own;
+  if (!store_own_begin (store, &own, err))
+    return false;
+  sqlite3_stmt *st = stmt (store, ST_OUTBOX_SENT, err);
+  bool ok = st != NULL;
+  if (ok)
+    {
+      bind_int (store, st, 1, id);
+      bind_int (store, st, 2, at);
+      ok = update_sending (store, st, id, "sent", err);
+    }
+  return store_own_end (store, own, ok, ok ? err : NULL) && ok;
+}
+
+/* What a failure needs to know of a row being sent. */
+typedef struct {
+  gint64 ticket_id;
+  char *message_id;   /* owned */
+  char **to;          /* owned */
+  int attempts;
+  pd_time_t created_at;
+} sending_row_t;
+
+static void
+sending_row_clear (sending_row_t *r)
+{
+  g_free (r->message_id);
+  g_strfreev (r->to);
+}
+
+static bool
+read_sending_row (pd_store_t *s, gint64 id, sending_row_t *r, GError **err)
+{
+  sqlite3_stmt *st = stmt (s, ST_OUTBOX_ROW, err);
+  if (st == NULL)
+    return false;
+  bind_int (s, st, 1, id);
+  int rc = step (s, st);
+  if (rc != SQLITE_ROW)
+    {
+      if (rc == SQLITE_DONE)
+        g_set_error (err, PD_ERROR, PD_ERROR_NOT_FOUND,
+                     "outbox entry %" G_GINT64_FORMAT " is not being sent", id);
+      else
+        store_db_error (s, err, "cannot read outbox entry %" G_GINT64_FORMAT, id);
+      done (s, st);
+      return false;
+    }
+  r->ticket_id = sqlite3_column_int64 (st, 0);
+  r->message_id = col_strdup (st, 1);
+  r->attempts = sqlite3_column_int (st, 3);
+  r->created_at = sqlite3_column_int64 (st, 4);
+  bool ok = store_parse_strv (s, (const char *) sqlite3_column_text (st, 2), &r->to, err);
+  done (s, st);
+  return ok;
+}
+
+/* Marks the row failed and tells the ticket, in the caller's transaction. */
+static bool
+fail_in_tx (pd_store_t *s, gint64 id, const sending_row_t *r, pd_time_t now, const char *error,
+            GError **err)
+{
+  sqlite3_stmt *st = stmt (s, ST_OUTBOX_FAILED, err);
+  if (st == NULL)
+    return false;
+  bind_int (s, st, 1, id);
+  bind_text (s, st, 2, error);
+  if (!update_sending (s, st, id, "failed", err))
+    return false;
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "outbox_id");
+  json_builder_add_int_value (b, id);
+  json_builder_set_member_name (b, "message_id");
+  json_builder_add_string_value (b, r->message_id);
+  json_builder_set_member_name (b, "to");
+  json_builder_begin_array (b);
+  for (gsize i = 0; r->to != NULL && r->to[i] != NULL; i++)
+    json_builder_add_string_value (b, r->to[i]);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "error");
+  json_builder_add_string_value (b, error);
+  json_builder_set_member_name (b, "attempts");
+  json_builder_add_int_value (b, r->attempts + 1);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  json_generator_set_root (gen, root);
+  g_autofree char *detail = json_generator_to_data (gen, NULL);
+  return pd_store_event_add (s, r->ticket_id, now, "postdesk", "delivery-failed", detail, err);
+}
+
+bool
+pd_store_outbox_mark_retry (pd_store_t *store, gint64 id, pd_time_t now, const char *error,
+                            bool *gave_up, pd_time_t *next_attempt_at, GError **err)
+{
+  if (gave_up != NULL)
+    *gave_up = false;
+  if (next_attempt_at != NULL)
+    *next_attempt_at = 0;
+  bool own;
+  if (!store_own_begin (store, &own, err))
+    return false;
+  sending_row_t r = { 0 };
+  bool ok = read_sending_row (store, id, &r, err);
+  bool expired = ok && now - r.created_at >= PD_OUTBOX_MAX_AGE;
+  pd_time_t next = 0;
+  if (ok && expired)
+    {
+      g_autofree char *why = g_strdup_printf ("gave up after %d attempts over %d days: %s",
+                                              r.attempts + 1, PD_OUTBOX_MAX_AGE / (24 * 3600), error);
+      ok = fail_in_tx (store, id, &r, now, why, err);
+    }
+  else if (ok)
+    {
+      pd_time_t delay = pd_outbox_retry_delay (r.attempts + 1);
+      next = now + delay + g_random_int_range (0, (gint32) (delay / 10) + 1);
+      sqlite3_stmt *st = stmt (store, ST_OUTBOX_RETRY, err);
+      ok = st != NULL;
+      if (ok)
+        {
+          bind_int (store, st, 1, id);
+          bind_text (store, st, 2, error);
+          bind_int (store, st, 3, next);
+          ok = update_sending (store, st, id, "for a retry", err);
+        }
+    }
+  sending_row_clear (&r);
+  if (!store_own_end (store, own, ok, ok ? err : NULL) || !ok)
+    return false;
+  if (gave_up != NULL)
+    *gave_up = expired;
+  if (next_attempt_at != NULL)
+    *next_attempt_at = next;
+  return true;
+}
+
+bool
+pd_store_outbox_mark_failed (pd_store_t *store, gint64 id, pd_time_t now, const char *error,
+                             GError **err)
+{
+  bool own;
+  if (!store_own_begin (store, &own, err))
+    return false;
+  sending_row_t r = { 0 };
+  bool ok = read_sending_row (store, id, &r, err) && fail_in_tx (store, id, &r, now, error, err);
+  sending_row_clear (&r);
+  return store_own_end (store, own, ok, ok ? err : NULL) && ok;
+}
+
+bool
+pd_store_outbox_recover (pd_store_t *store, guint *recovered, GError **err)
+{
+  if (recovered != NULL)
+    *recovered = 0;
+  sqlite3_stmt *st = stmt (store, ST_OUTBOX_RECOVER, err);
+  if (st == NULL)
+    return false;
+  if (!store_exec (store, st, err, "cannot put interrupted deliveries back in the outbox"))
+    return false;
+  if (recovered != NULL)
+    *recovered = (guint) sqlite3_changes (store->db);
   return true;
 }

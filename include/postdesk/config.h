@@ -22,6 +22,8 @@ typedef struct pd_config {
   char **staff_domains;    /* owned, NULL-terminated, lower-case */
   char **staff_addresses;  /* owned, NULL-terminated, lower-case */
   char **public_domains;   /* owned, NULL-terminated, lower-case: never "the same organisation" */
+  char *transport_url;     /* owned: [transport] url with its path made absolute
+                            * (pd_transport_url_check), NULL when not set */
 } pd_config_t;
 
 /* Finds the configuration file: 'explicit_path' (from --config) if given,

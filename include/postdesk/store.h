@@ -109,12 +109,18 @@ typedef struct {
   char *subject;         /* owned */
   char *message_id;      /* owned */
   char *in_reply_to;     /* owned, may be NULL */
-  char *status;          /* owned: queued|sent|failed */
-  int attempts;
-  char *last_error;      /* owned, may be NULL */
+  char *status;          /* owned: queued|sending|sent|failed */
+  int attempts;          /* deliveries tried, successful or not */
+  char *last_error;      /* owned, may be NULL: the latest failure, kept after a success */
   char *body_text;       /* owned */
+  pd_time_t created_at;
+  pd_time_t next_attempt_at;  /* 0 = none (sent or failed) */
+  pd_time_t sent_at;          /* 0 = not sent */
+  GBytes *raw;           /* owned: the message as it leaves; only from
+                          * pd_store_outbox_claim, NULL in lists */
 } pd_outbox_item_t;
 void pd_outbox_item_free (pd_outbox_item_t *o);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (pd_outbox_item_t, pd_outbox_item_free)
 
 typedef struct {
   gint64 id;
@@ -283,6 +289,59 @@ typedef struct {
  * caller's transaction, or in one of its own. */
 bool pd_store_outbox_add (pd_store_t *store, const pd_outbox_new_t *o, gint64 *outbox_id,
                           GError **err);
+
+/* ---- delivery (postdesk send) -------------------------------------------
+ * A row moves queued -> sending -> sent, or back to queued with a later
+ * next_attempt_at after a temporary failure, or to failed. Only one sender
+ * runs per database (postdesk send holds a lock), and each claim is its
+ * own BEGIN IMMEDIATE transaction, so no row is ever delivered by two
+ * senders at once. These functions open their own transactions: call
+ * them outside one. */
+
+/* How long after its 'attempts'th failed delivery a message is tried
+ * again, before jitter: 1 minute, 5 minutes, 15 minutes, 1 hour, then
+ * every hour. The store adds up to a tenth more at random, so that
+ * messages that failed together do not all come back at the same second. */
+pd_time_t pd_outbox_retry_delay (int attempts);
+
+/* A message not accepted this long after it was queued fails on its next
+ * temporary failure instead of being retried again (2 days). */
+#define PD_OUTBOX_MAX_AGE (2 * 24 * 3600)
+
+/* Takes the oldest row that is due (status queued and next_attempt_at at
+ * or before 'now'; a row without next_attempt_at is due) and marks it
+ * sending, in one BEGIN IMMEDIATE transaction. *out is the row with its
+ * raw bytes (transfer full), or NULL when nothing is due. */
+bool pd_store_outbox_claim (pd_store_t *store, pd_time_t now, pd_outbox_item_t **out, GError **err);
+
+/* The transport accepted row 'id' (claimed before) at 'at'. */
+bool pd_store_outbox_mark_sent (pd_store_t *store, gint64 id, pd_time_t at, GError **err);
+
+/* A temporary failure of row 'id' (claimed before) at 'now': one more
+ * attempt, 'error' recorded, and the row queued again at now plus
+ * pd_outbox_retry_delay and jitter; *next_attempt_at (may be NULL) says
+ * when. A message older than PD_OUTBOX_MAX_AGE fails instead, as
+ * pd_store_outbox_mark_failed does: then *gave_up (may be NULL) is true
+ * and *next_attempt_at 0. */
+bool pd_store_outbox_mark_retry (pd_store_t *store, gint64 id, pd_time_t now, const char *error,
+                                 bool *gave_up, pd_time_t *next_attempt_at, GError **err);
+
+/* A permanent failure of row 'id' (claimed before) at 'now': one more
+ * attempt, status failed, 'error' recorded, and a "delivery-failed" event
+ * on the ticket (detail: outbox_id, message_id, to, error, attempts) so
+ * that an engineer sees that the customer was not reached. */
+bool pd_store_outbox_mark_failed (pd_store_t *store, gint64 id, pd_time_t now, const char *error,
+                                  GError **err);
+
+/* Puts every row left sending back in the queue, due at once: a sender
+ * that crashed or was killed never marked them. Only a sender holding the
+ * sender lock calls this, so no live sender owns such a row. The message
+ * may have been accepted just before the crash: delivering it again is
+ * harmless into a Maildir (the file is named after its Message-ID, so it
+ * is not doubled) and for sendmail means the customer may get it twice,
+ * with the same Message-ID (mail readers show it once); at least once is
+ * preferred to possibly never. *recovered (may be NULL) is how many. */
+bool pd_store_outbox_recover (pd_store_t *store, guint *recovered, GError **err);
 
 /* How many acknowledgements went to 'address' after 'since'. */
 bool pd_store_acks_since (pd_store_t *store, const char *address, pd_time_t since,

@@ -203,6 +203,36 @@ test_find_prefers_the_option_then_the_environment (void)
   g_unsetenv ("POSTDESK_CONFIG");
 }
 
+/* [transport] url: a Maildir path resolves against the file's folder,
+ * sendmail keeps its absolute path, and SMTP is refused for now with the
+ * file, the line and the key. */
+static void
+test_transport_url (void)
+{
+  g_autofree char *path = write_conf ("transport.conf", "[postdesk]\n[transport]\nurl = maildir:var/outgoing\n");
+  g_autofree char *dir = g_path_get_dirname (path);
+  pd_config_t *cfg = NULL;
+  GError *err = NULL;
+  g_assert_true (pd_config_load (path, &cfg, &err));
+  g_assert_no_error (err);
+  g_autofree char *expected = g_strconcat ("maildir:", dir, "/var/outgoing", NULL);
+  g_assert_cmpstr (cfg->transport_url, ==, expected);
+  pd_config_free (cfg);
+
+  g_autofree char *none = write_conf ("no-transport.conf", "[postdesk]\n");
+  g_assert_true (pd_config_load (none, &cfg, &err));
+  g_assert_null (cfg->transport_url);
+  pd_config_free (cfg);
+
+  g_autofree char *smtp = write_conf ("smtp.conf", "[postdesk]\n\n[transport]\nurl = smtp://smtp.example.com:587\n");
+  g_assert_false (pd_config_load (smtp, &cfg, &err));
+  g_assert_error (err, PD_ERROR, PD_ERROR_CONFIG);
+  g_autofree char *message = g_strconcat (smtp, ":4: [transport] url: smtp:// is not available", NULL);
+  g_assert_true (g_str_has_prefix (err->message, message));
+  g_clear_error (&err);
+  g_assert_null (cfg);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -215,6 +245,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/suggestions", test_suggestions_come_from_the_section_and_stay_close);
   g_test_add_func ("/config/garbage-not-echoed", test_garbage_is_never_echoed_raw_or_long);
   g_test_add_func ("/config/missing-file", test_missing_file_is_a_config_error);
+  g_test_add_func ("/config/transport-url", test_transport_url);
   g_test_add_func ("/config/find-order", test_find_prefers_the_option_then_the_environment);
   return g_test_run ();
 }

@@ -1617,6 +1617,216 @@ test_committed_batch_survives_reopen (void)
   g_assert_nonnull (g_strstr_len (g_bytes_get_data (raw, NULL), g_bytes_get_size (raw), "batch-49@x"));
 }
 
+/* ---- delivery ---------------------------------------------------------------- */
+
+/* Queues a relay to ada@example.org created at 'at'; returns its outbox id. */
+static gint64
+queue_at (pd_store_t *store, gint64 ticket, const char *message_id, pd_time_t at)
+{
+  const char *to[] = { "ada@example.org", NULL };
+  g_autoptr (GBytes) raw = g_bytes_new_static ("Subject: x\r\n\r\nhello\r\n", 22);
+  pd_outbox_new_t o = {
+    .ticket_id = ticket, .kind = "relay", .from_address = "support@example.com", .to = to,
+    .subject = "[SUP-1] Help", .message_id = message_id, .body_text = "hello", .raw = raw,
+    .created_at = at,
+  };
+  gint64 id = 0;
+  GError *err = NULL;
+  g_assert_true (pd_store_outbox_add (store, &o, &id, &err));
+  g_assert_no_error (err);
+  return id;
+}
+
+/* The id of the row claimed at 'now', 0 when none is due. */
+static gint64
+claim_id (pd_store_t *store, pd_time_t now)
+{
+  g_autoptr (pd_outbox_item_t) o = NULL;
+  GError *err = NULL;
+  g_assert_true (pd_store_outbox_claim (store, now, &o, &err));
+  g_assert_no_error (err);
+  if (o == NULL)
+    return 0;
+  g_assert_cmpstr (o->status, ==, "sending");
+  g_assert_nonnull (o->raw);
+  g_assert_cmpuint (g_bytes_get_size (o->raw), ==, 22);
+  return o->id;
+}
+
+static void
+test_outbox_claims_due_rows_oldest_first_once_each (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  g_autoptr (pd_store_t) store = open_store (path);
+  gint64 ticket = make_ticket (store, "Help", "ada@example.org", 1);
+  gint64 newer = queue_at (store, ticket, "newer@example.com", 2000);
+  gint64 older = queue_at (store, ticket, "older@example.com", 1000);
+  gint64 later = queue_at (store, ticket, "later@example.com", 5000);
+  /* Nothing is due before it was queued. */
+  g_assert_cmpint (claim_id (store, 999), ==, 0);
+  g_assert_cmpint (claim_id (store, 3000), ==, older);
+  g_assert_cmpint (claim_id (store, 3000), ==, newer);
+  /* A claimed row is not handed out again; 'later' is not due yet. */
+  g_assert_cmpint (claim_id (store, 3000), ==, 0);
+  g_assert_cmpint (claim_id (store, 5000), ==, later);
+  g_assert_cmpint (count_rows (path, "SELECT count(*) FROM outbox WHERE status = 'sending'"), ==, 3);
+}
+
+/* Two senders with their own connections never take the same row. */
+static void
+test_outbox_two_senders_never_take_the_same_row (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  g_autoptr (pd_store_t) a = open_store (path);
+  g_autoptr (pd_store_t) b = open_store (path);
+  gint64 ticket = make_ticket (a, "Help", "ada@example.org", 1);
+  gint64 first = queue_at (a, ticket, "one@example.com", 1000);
+  gint64 second = queue_at (a, ticket, "two@example.com", 1001);
+  g_assert_cmpint (claim_id (a, 2000), ==, first);
+  g_assert_cmpint (claim_id (b, 2000), ==, second);
+  g_assert_cmpint (claim_id (a, 2000), ==, 0);
+  g_assert_cmpint (claim_id (b, 2000), ==, 0);
+}
+
+static void
+test_outbox_retry_delay_schedule (void)
+{
+  g_assert_cmpint (pd_outbox_retry_delay (1), ==, 60);
+  g_assert_cmpint (pd_outbox_retry_delay (2), ==, 5 * 60);
+  g_assert_cmpint (pd_outbox_retry_delay (3), ==, 15 * 60);
+  g_assert_cmpint (pd_outbox_retry_delay (4), ==, 3600);
+  g_assert_cmpint (pd_outbox_retry_delay (40), ==, 3600);
+}
+
+static void
+test_outbox_temporary_failure_backs_off_then_sends (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  g_autoptr (pd_store_t) store = open_store (path);
+  gint64 ticket = make_ticket (store, "Help", "ada@example.org", 1);
+  gint64 id = queue_at (store, ticket, "slow@example.com", 1000);
+  GError *err = NULL;
+  pd_time_t now = 1000;
+  for (int attempt = 1; attempt <= 5; attempt++)
+    {
+      g_assert_cmpint (claim_id (store, now), ==, id);
+      bool gave_up = true;
+      pd_time_t next = 0;
+      g_assert_true (pd_store_outbox_mark_retry (store, id, now, "sendmail exited with status 75",
+                                                 &gave_up, &next, &err));
+      g_assert_no_error (err);
+      g_assert_false (gave_up);
+      /* The schedule, plus at most a tenth of jitter, never less. */
+      pd_time_t delay = pd_outbox_retry_delay (attempt);
+      g_assert_cmpint (next, >=, now + delay);
+      g_assert_cmpint (next, <=, now + delay + delay / 10);
+      g_assert_cmpint (claim_id (store, next - 1), ==, 0);
+      now = next;
+    }
+  g_autoptr (GPtrArray) items = NULL;
+  g_assert_true (pd_store_outbox_list (store, &items, &err));
+  pd_outbox_item_t *o = items->pdata[0];
+  g_assert_cmpstr (o->status, ==, "queued");
+  g_assert_cmpint (o->attempts, ==, 5);
+  g_assert_cmpstr (o->last_error, ==, "sendmail exited with status 75");
+  g_assert_cmpint (o->next_attempt_at, ==, now);
+  g_assert_null (o->raw);
+
+  g_assert_cmpint (claim_id (store, now), ==, id);
+  g_assert_true (pd_store_outbox_mark_sent (store, id, now + 1, &err));
+  g_assert_no_error (err);
+  g_clear_pointer (&items, g_ptr_array_unref);
+  g_assert_true (pd_store_outbox_list (store, &items, &err));
+  o = items->pdata[0];
+  g_assert_cmpstr (o->status, ==, "sent");
+  g_assert_cmpint (o->attempts, ==, 6);
+  g_assert_cmpint (o->sent_at, ==, now + 1);
+  g_assert_cmpint (o->next_attempt_at, ==, 0);
+  /* Sent means never claimed again. */
+  g_assert_cmpint (claim_id (store, now + 100000), ==, 0);
+  g_assert_cmpint (count_rows (path, "SELECT count(*) FROM events WHERE type = 'delivery-failed'"), ==, 0);
+}
+
+static void
+test_outbox_gives_up_after_max_age_with_an_event (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  g_autoptr (pd_store_t) store = open_store (path);
+  gint64 ticket = make_ticket (store, "Help", "ada@example.org", 1);
+  gint64 id = queue_at (store, ticket, "old@example.com", 1000);
+  pd_time_t now = 1000 + PD_OUTBOX_MAX_AGE;
+  g_assert_cmpint (claim_id (store, now), ==, id);
+  bool gave_up = false;
+  pd_time_t next = 99;
+  GError *err = NULL;
+  g_assert_true (pd_store_outbox_mark_retry (store, id, now, "connection refused", &gave_up, &next, &err));
+  g_assert_no_error (err);
+  g_assert_true (gave_up);
+  g_assert_cmpint (next, ==, 0);
+  g_assert_cmpint (count_rows (path, "SELECT count(*) FROM outbox WHERE status = 'failed'"
+                                     " AND last_error LIKE 'gave up after 1 attempts over 2 days: connection refused'"), ==, 1);
+  g_assert_cmpint (count_rows (path, "SELECT count(*) FROM events WHERE type = 'delivery-failed'"), ==, 1);
+}
+
+static void
+test_outbox_permanent_failure_is_an_event_on_the_ticket (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  g_autoptr (pd_store_t) store = open_store (path);
+  gint64 ticket = make_ticket (store, "Help", "ada@example.org", 1);
+  gint64 id = queue_at (store, ticket, "refused@example.com", 1000);
+  GError *err = NULL;
+  /* Only a row being sent can fail or be sent. */
+  g_assert_false (pd_store_outbox_mark_failed (store, id, 1500, "User unknown", &err));
+  g_assert_error (err, PD_ERROR, PD_ERROR_NOT_FOUND);
+  g_clear_error (&err);
+  g_assert_false (pd_store_outbox_mark_sent (store, id, 1500, &err));
+  g_assert_error (err, PD_ERROR, PD_ERROR_NOT_FOUND);
+  g_clear_error (&err);
+
+  g_assert_cmpint (claim_id (store, 1500), ==, id);
+  g_assert_true (pd_store_outbox_mark_failed (store, id, 1500, "sendmail exited with status 67: User unknown", &err));
+  g_assert_no_error (err);
+  sqlite3 *db = raw_db (path);
+  g_assert_cmpint (query_int (db, "SELECT attempts FROM outbox"), ==, 1);
+  g_autofree char *status = query_text (db, "SELECT status FROM outbox");
+  g_assert_cmpstr (status, ==, "failed");
+  g_autofree char *event = query_text (db, "SELECT json_object('actor', actor, 'at', at, 'detail', json(detail))"
+                                           " FROM events WHERE type = 'delivery-failed'");
+  g_assert_cmpstr (event, ==, "{\"actor\":\"postdesk\",\"at\":1500,\"detail\":{\"outbox_id\":1,"
+                              "\"message_id\":\"refused@example.com\",\"to\":[\"ada@example.org\"],"
+                              "\"error\":\"sendmail exited with status 67: User unknown\",\"attempts\":1}}");
+  sqlite3_close (db);
+  /* Failed is final. */
+  g_assert_cmpint (claim_id (store, 100000), ==, 0);
+}
+
+/* A sender killed between claim and mark leaves the row sending; the next
+ * sender puts it back in the queue and delivers it. */
+static void
+test_outbox_recover_requeues_rows_a_crashed_sender_left (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  gint64 id = 0;
+  {
+    g_autoptr (pd_store_t) crashed = open_store (path);
+    gint64 ticket = make_ticket (crashed, "Help", "ada@example.org", 1);
+    id = queue_at (crashed, ticket, "inflight@example.com", 1000);
+    queue_at (crashed, ticket, "waiting@example.com", 1001);
+    g_assert_cmpint (claim_id (crashed, 2000), ==, id);
+  }
+  g_autoptr (pd_store_t) store = open_store (path);
+  guint recovered = 99;
+  GError *err = NULL;
+  g_assert_true (pd_store_outbox_recover (store, &recovered, &err));
+  g_assert_no_error (err);
+  g_assert_cmpuint (recovered, ==, 1);
+  g_assert_cmpint (count_rows (path, "SELECT count(*) FROM outbox WHERE status = 'queued' AND attempts = 0"), ==, 2);
+  g_assert_cmpint (claim_id (store, 2000), ==, id);
+  g_assert_true (pd_store_outbox_recover (store, &recovered, &err));
+  g_assert_cmpuint (recovered, ==, 1);
+}
+
 static void
 test_free_is_null_safe (void)
 {
@@ -1688,6 +1898,19 @@ main (int argc, char **argv)
   g_test_add_func ("/store/tx/two-handles-write-in-turn", test_two_handles_write_in_turn);
   g_test_add_func ("/store/schema/strict-tables-reject-wrong-types", test_strict_tables_reject_wrong_types);
   g_test_add_func ("/store/outbox/list", test_outbox_list);
+  g_test_add_func ("/store/outbox/claims-due-rows-oldest-first-once-each",
+                   test_outbox_claims_due_rows_oldest_first_once_each);
+  g_test_add_func ("/store/outbox/two-senders-never-take-the-same-row",
+                   test_outbox_two_senders_never_take_the_same_row);
+  g_test_add_func ("/store/outbox/retry-delay-schedule", test_outbox_retry_delay_schedule);
+  g_test_add_func ("/store/outbox/temporary-failure-backs-off-then-sends",
+                   test_outbox_temporary_failure_backs_off_then_sends);
+  g_test_add_func ("/store/outbox/gives-up-after-max-age-with-an-event",
+                   test_outbox_gives_up_after_max_age_with_an_event);
+  g_test_add_func ("/store/outbox/permanent-failure-is-an-event-on-the-ticket",
+                   test_outbox_permanent_failure_is_an_event_on_the_ticket);
+  g_test_add_func ("/store/outbox/recover-requeues-rows-a-crashed-sender-left",
+                   test_outbox_recover_requeues_rows_a_crashed_sender_left);
   g_test_add_func ("/store/outbox/add-queues-message-and-logs-ack",
                    test_outbox_add_queues_message_and_logs_ack);
   g_test_add_func ("/store/durability/committed-batch-survives-reopen", test_committed_batch_survives_reopen);
