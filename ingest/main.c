@@ -25,6 +25,7 @@ static const struct {
   { "outbox", pd_cmd_outbox, "list outgoing messages and their delivery state" },
   { "quarantine", pd_cmd_quarantine, "list, show, retry and delete mail postdesk could not handle" },
   { "rules", pd_cmd_rules, "check the rule files, and try them on mail without storing it" },
+  { "templates", pd_cmd_templates, "check the templates of the mail postdesk sends" },
 };
 
 static void
