@@ -26,6 +26,7 @@ static const struct {
   { "send", pd_cmd_send, "deliver the outbox through the configured transport" },
   { "quarantine", pd_cmd_quarantine, "list, show, retry and delete mail postdesk could not handle" },
   { "rules", pd_cmd_rules, "check the rule files, and try them on mail without storing it" },
+  { "templates", pd_cmd_templates, "check the templates of the mail postdesk sends" },
 };
 
 static void
