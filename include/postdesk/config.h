@@ -22,6 +22,7 @@ typedef struct pd_config {
   char **staff_domains;    /* owned, NULL-terminated, lower-case */
   char **staff_addresses;  /* owned, NULL-terminated, lower-case */
   char **public_domains;   /* owned, NULL-terminated, lower-case: never "the same organisation" */
+  char **fallback_charsets; /* owned, NULL-terminated: how text mislabelled UTF-8 is read */
 } pd_config_t;
 
 /* Finds the configuration file: 'explicit_path' (from --config) if given,
