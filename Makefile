@@ -24,7 +24,7 @@ B   := build
 SAN :=
 endif
 
-PKGS    := gmime-3.0 sqlite3 glib-2.0 gio-2.0 json-glib-1.0 libxml-2.0 gnutls libpcre2-8
+PKGS    := gmime-3.0 sqlite3 glib-2.0 gio-2.0 json-glib-1.0 libxml-2.0 gnutls libpcre2-8 libytnef
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -73,6 +73,14 @@ load_config (const pd_global_t *g)
       g_error_free (err);
       return NULL;
     }
+  /* Set once, before any message is parsed (see mime.h). */
+  if (!pd_mime_set_fallback_charsets ((const char *const *) cfg->fallback_charsets, &err))
+    {
+      pd_cmd_fail (err);
+      g_error_free (err);
+      pd_config_free (cfg);
+      return NULL;
+    }
   return cfg;
 }
 

@@ -28,7 +28,9 @@ static const char *const default_public_domains[] = {
   "zoho.com", "fastmail.com", "hey.com", "tutanota.com", "mail.com", NULL,
 };
 
-typedef enum { KEY_STRING, KEY_PATH, KEY_ADDRESS, KEY_PREFIX, KEY_BYTES, KEY_LIST, KEY_TRANSPORT } key_kind_t;
+typedef enum {
+  KEY_STRING, KEY_PATH, KEY_ADDRESS, KEY_PREFIX, KEY_BYTES, KEY_LIST, KEY_TRANSPORT, KEY_CHARSETS
+} key_kind_t;
 
 typedef struct {
   const char *section;
@@ -45,6 +47,7 @@ static const known_key_t known_keys[] = {
   { "postdesk", "ticket_prefix", KEY_PREFIX },
   { "postdesk", "max_message_bytes", KEY_BYTES },
   { "postdesk", "public_domains", KEY_LIST },
+  { "postdesk", "fallback_charsets", KEY_CHARSETS },
   { "staff", "domains", KEY_LIST },
   { "staff", "addresses", KEY_LIST },
   { "transport", "url", KEY_TRANSPORT },
@@ -306,6 +309,7 @@ pd_config_new_default (void)
   cfg->staff_domains = g_new0 (char *, 1);
   cfg->staff_addresses = g_new0 (char *, 1);
   cfg->public_domains = g_strdupv ((char **) default_public_domains);
+  cfg->fallback_charsets = g_strsplit ("windows-1252", ",", -1);
   return cfg;
 }
 
@@ -319,6 +323,7 @@ pd_config_free (pd_config_t *cfg)
   g_free (cfg->database);
   g_free (cfg->rules_dir);
   g_free (cfg->templates_dir);
+  g_strfreev (cfg->fallback_charsets);
   g_free (cfg->support_address);
   g_free (cfg->support_name);
   g_free (cfg->ticket_prefix);
@@ -504,6 +509,34 @@ pd_config_load (const char *path, pd_config_t **out, GError **err)
                     return false;
                   }
                 cfg->max_message_bytes = n;
+                break;
+              }
+            case KEY_CHARSETS:
+              {
+                /* Text declared UTF-8 whose bytes are not is read in the
+                 * first of these that takes it: each must be a charset the
+                 * system's iconv knows, or no mail could ever use it. */
+                char **list = split_list (value);
+                for (int i = 0; list[i] != NULL; i++)
+                  {
+                    GIConv cd = g_iconv_open ("UTF-8", list[i]);
+                    if (cd == (GIConv) -1)
+                      {
+                        g_autofree char *item = pd_text_short (list[i], SHOWN_CHARS);
+                        set_key_error (err, path, text, section, key, "'%s' is not a charset iconv knows", item);
+                        g_strfreev (list);
+                        return false;
+                      }
+                    g_iconv_close (cd);
+                  }
+                if (list[0] == NULL)
+                  {
+                    set_key_error (err, path, text, section, key, "give at least one charset (default: windows-1252)");
+                    g_strfreev (list);
+                    return false;
+                  }
+                g_strfreev (cfg->fallback_charsets);
+                cfg->fallback_charsets = list;
                 break;
               }
             case KEY_LIST:

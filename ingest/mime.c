@@ -25,6 +25,7 @@
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
 #include <string.h>
+#include <ytnef.h>
 
 /* GMime 3.2 declares no cleanup functions of its own. */
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeMessage, g_object_unref)
@@ -53,6 +54,10 @@ static GMutex init_lock;
 static gint initialised;                    /* atomic; changed under init_lock */
 static GMimeParserOptions *parser_options;  /* owned; read-only once set, so
                                                every thread shares it */
+/* owned, NULL-terminated iconv names: how text labelled UTF-8 whose bytes
+ * are not is read; NULL means PD_MIME_DEFAULT_FALLBACK_CHARSETS. Set at
+ * start-up only (see pd_mime_set_fallback_charsets), read without a lock. */
+static char **fallback_charsets;
 static GMutex pin_lock;
 static GHashTable *pinned;  /* owned, guarded by pin_lock: lower-case iconv
                                name -> a GIConv held open and never used */
@@ -78,6 +83,29 @@ silence_libxml_structured (void *ctx, xmlErrorPtr error)
   (void) error;
 }
 
+/* The fallback charsets as a list. (borrowed, static or fallback_charsets) */
+static const char *const *
+fallback_list (void)
+{
+  static const char *const defaults[] = { PD_MIME_DEFAULT_FALLBACK_CHARSETS, NULL };
+  return fallback_charsets != NULL ? (const char *const *) fallback_charsets : defaults;
+}
+
+/* GMime reads raw 8-bit header text as UTF-8 first, then in each fallback
+ * charset in turn (its own default, iso-8859-1, would turn the curly quotes
+ * of Windows mailers into control characters). */
+static void
+apply_fallback_to_parser (void)
+{
+  const char *const *list = fallback_list ();
+  g_autoptr (GPtrArray) all = g_ptr_array_new ();
+  g_ptr_array_add (all, (gpointer) "utf-8");
+  for (int i = 0; list[i] != NULL; i++)
+    g_ptr_array_add (all, (gpointer) list[i]);
+  g_ptr_array_add (all, NULL);
+  g_mime_parser_options_set_fallback_charsets (parser_options, (const char **) all->pdata);
+}
+
 /* Idempotent and cheap once done, so every entry point can call it. */
 static void
 ensure_init (void)
@@ -92,8 +120,7 @@ ensure_init (void)
       /* Raw 8-bit header text is tried as UTF-8 first and otherwise read as
        * windows-1252, which maps every byte (GMime's default, iso-8859-1,
        * turns the curly quotes of Windows mailers into control characters). */
-      const char *fallback[] = { "utf-8", "windows-1252", NULL };
-      g_mime_parser_options_set_fallback_charsets (parser_options, fallback);
+      apply_fallback_to_parser ();
 
       for (int c = 0; c < 256; c++)
         {
@@ -119,6 +146,29 @@ pd_mime_init (void)
   ensure_init ();
 }
 
+bool
+pd_mime_set_fallback_charsets (const char *const *charsets, GError **err)
+{
+  ensure_init ();
+  for (int i = 0; charsets != NULL && charsets[i] != NULL; i++)
+    {
+      GIConv cd = g_iconv_open ("UTF-8", charsets[i]);
+      if (cd == (GIConv) -1)
+        {
+          g_set_error (err, PD_ERROR, PD_ERROR_CONFIG, "fallback charset '%s' is not one iconv knows", charsets[i]);
+          return false;
+        }
+      g_iconv_close (cd);
+    }
+  g_mutex_lock (&init_lock);
+  g_clear_pointer (&fallback_charsets, g_strfreev);
+  if (charsets != NULL && charsets[0] != NULL)
+    fallback_charsets = g_strdupv ((char **) charsets);
+  apply_fallback_to_parser ();
+  g_mutex_unlock (&init_lock);
+  return true;
+}
+
 void
 pd_mime_shutdown (void)
 {
@@ -127,6 +177,7 @@ pd_mime_shutdown (void)
     {
       g_mime_parser_options_free (parser_options);
       parser_options = NULL;
+      g_clear_pointer (&fallback_charsets, g_strfreev);
       g_mutex_lock (&pin_lock);
       g_clear_pointer (&pinned, g_hash_table_unref);
       g_mutex_unlock (&pin_lock);
@@ -270,6 +321,46 @@ convert_leniently (const char *bytes, gsize len, const char *from)
   return g_string_free (out, FALSE);
 }
 
+/* Whether 'bytes' hold at least one valid multi-byte UTF-8 character. */
+static bool
+has_utf8_sequence (const char *bytes, gsize len)
+{
+  const char *end = bytes + len;
+  for (const char *p = bytes; p < end; p++)
+    {
+      if ((guchar) *p < 0xC2)
+        continue;
+      gunichar c = g_utf8_get_char_validated (p, end - p);
+      if (c != (gunichar) -1 && c != (gunichar) -2)
+        return true;
+    }
+  return false;
+}
+
+/* Bytes that are not UTF-8 read in the first fallback charset that takes
+ * every byte; when none does (windows-1252 leaves five bytes unassigned),
+ * in the first one with U+FFFD for what it lacks. (transfer full) */
+static char *
+convert_fallback (const char *bytes, gsize len)
+{
+  const char *const *list = fallback_list ();
+  for (int i = 0; list[i] != NULL; i++)
+    {
+      gsize written = 0;
+      char *out = g_convert (bytes, (gssize) len, "UTF-8", list[i], NULL, &written, NULL);
+      if (out != NULL)
+        {
+          written = drop_nul (out, written);
+          out[written] = '\0';
+          if (g_utf8_validate (out, (gssize) written, NULL))
+            return out;
+          g_free (out);
+        }
+    }
+  char *converted = convert_leniently (bytes, len, list[0]);
+  return converted != NULL ? converted : g_utf8_make_valid (bytes, len);
+}
+
 char *
 pd_text_to_utf8 (const char *bytes, gsize len, const char *charset)
 {
@@ -297,12 +388,14 @@ pd_text_to_utf8 (const char *bytes, gsize len, const char *charset)
     }
   if (g_utf8_validate (bytes, len, NULL))
     return g_strndup (bytes, len);
-  /* Declared UTF-8 with a few bad bytes keeps its good characters; anything
-   * undeclared or unknown that is not UTF-8 is most likely Windows text. */
-  if (charset != NULL && charset_is_utf8 (charset))
+  /* Text that holds real UTF-8 characters and a few bad bytes is UTF-8
+   * damaged in transit: it keeps its good characters. Text labelled UTF-8
+   * (or ASCII) without a single UTF-8 character is mislabelled, nearly
+   * always Windows-1252, and so is text with no label or an unknown one:
+   * read it in the configured fallback charsets. */
+  if (charset != NULL && charset_is_utf8 (charset) && has_utf8_sequence (bytes, len))
     return g_utf8_make_valid (bytes, len);
-  char *converted = convert_leniently (bytes, len, "WINDOWS-1252");
-  return converted != NULL ? converted : g_utf8_make_valid (bytes, len);
+  return convert_fallback (bytes, len);
 }
 
 /* A string GMime returned (decoded, but not promised valid) as valid UTF-8.
@@ -327,6 +420,112 @@ normalise_newlines (char *s)
     if (!(r[0] == '\r' && r[1] == '\n'))
       *w++ = *r;
   *w = '\0';
+}
+
+/* ---- Mislabelled encoded words ------------------------------------------- */
+
+/* Decodes the text of one encoded word ('q' for Q, else B). (transfer full) */
+static GByteArray *
+decode_word_text (const char *text, gsize n, bool q)
+{
+  GByteArray *out = g_byte_array_sized_new ((guint) n);
+  if (!q)
+    {
+      g_autofree char *copy = g_strndup (text, n);
+      gsize got = 0;
+      int state = 0;
+      guint save = 0;
+      g_byte_array_set_size (out, (guint) (n / 4 * 3 + 3));
+      got = g_base64_decode_step (copy, n, out->data, &state, &save);
+      g_byte_array_set_size (out, (guint) got);
+      return out;
+    }
+  for (gsize i = 0; i < n; i++)
+    {
+      guint8 c = (guint8) text[i];
+      if (c == '_')
+        c = ' ';
+      else if (c == '=' && i + 2 < n && g_ascii_isxdigit (text[i + 1]) && g_ascii_isxdigit (text[i + 2]))
+        {
+          c = (guint8) (g_ascii_xdigit_value (text[i + 1]) * 16 + g_ascii_xdigit_value (text[i + 2]));
+          i += 2;
+        }
+      g_byte_array_append (out, &c, 1);
+    }
+  return out;
+}
+
+/* GMime decodes an encoded word labelled UTF-8 whose bytes are not UTF-8
+ * ("=?utf-8?Q?Probl=E8me?=", written by mailers that label everything
+ * UTF-8) with a '?' for each bad byte, and cannot be told otherwise. This
+ * rewrites such words, before GMime decodes the value, as UTF-8 words read in
+ * the fallback charsets; other words and text are left as they are.
+ * Returns NULL when nothing needed rewriting. (transfer full) */
+static char *
+fix_mislabelled_words (const char *value)
+{
+  if (value == NULL || strstr (value, "=?") == NULL)
+    return NULL;
+  GString *out = g_string_new (NULL);
+  guint words = 0;
+  bool changed = false;
+  const char *p = value;
+  while (*p != '\0')
+    {
+      const char *start = strstr (p, "=?");
+      if (start == NULL || words >= PD_MIME_MAX_ENCODED_WORDS)
+        {
+          g_string_append (out, p);
+          break;
+        }
+      g_string_append_len (out, p, start - p);
+      const char *q1 = strchr (start + 2, '?');
+      const char *q2 = q1 != NULL ? strchr (q1 + 1, '?') : NULL;
+      const char *end = q2 != NULL && q2 == q1 + 2 ? strstr (q2 + 1, "?=") : NULL;
+      if (end == NULL || memchr (start, ' ', (gsize) (end - start)) != NULL)
+        {
+          g_string_append (out, "=?");
+          p = start + 2;
+          continue;
+        }
+      words++;
+      g_autofree char *charset = g_strndup (start + 2, (gsize) (q1 - start - 2));
+      char *star = strchr (charset, '*');  /* RFC 2231 language: utf-8*en */
+      if (star != NULL)
+        *star = '\0';
+      bool q = g_ascii_tolower (q1[1]) == 'q';
+      if (charset_is_utf8 (charset) && (q || g_ascii_tolower (q1[1]) == 'b'))
+        {
+          g_autoptr (GByteArray) bytes = decode_word_text (q2 + 1, (gsize) (end - q2 - 1), q);
+          if (!g_utf8_validate ((const char *) bytes->data, bytes->len, NULL)
+              && !has_utf8_sequence ((const char *) bytes->data, bytes->len))
+            {
+              g_autofree char *text = convert_fallback ((const char *) bytes->data, bytes->len);
+              g_autofree char *b64 = g_base64_encode ((const guchar *) text, strlen (text));
+              g_string_append_printf (out, "=?utf-8?b?%s?=", b64);
+              changed = true;
+              p = end + 2;
+              continue;
+            }
+        }
+      g_string_append_len (out, start, (end + 2) - start);
+      p = end + 2;
+    }
+  if (!changed)
+    {
+      g_string_free (out, TRUE);
+      return NULL;
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* The raw value of the top-level header 'name', or NULL. (borrowed) */
+static const char *
+raw_header (GMimeMessage *message, const char *name)
+{
+  GMimeHeaderList *list = g_mime_object_get_header_list (GMIME_OBJECT (message));
+  GMimeHeader *h = list != NULL ? g_mime_header_list_get_header (list, name) : NULL;
+  return h != NULL ? g_mime_header_get_raw_value (h) : NULL;
 }
 
 /* ---- Identifiers and addresses ------------------------------------------- */
@@ -724,19 +923,41 @@ typedef struct {
   int parent;
 } multipart_t;
 
+/* The body candidates of one message: the top-level one, or a forwarded one. */
+typedef struct {
+  GMimePart *plain;         /* borrowed: first text/plain body candidate */
+  GMimePart *html;          /* borrowed: first text/html body candidate */
+  GMimePart *named_text;    /* borrowed: first inline text/plain with a filename */
+  guint named_index;        /* its index in msg->attachments */
+  char *orphan_text;        /* owned: the content of a multipart without a
+                               boundary, which GMime keeps as its prologue */
+} body_parts_t;
+
+/* An attached message whose text follows the body. */
+typedef struct {
+  GMimeMessagePart *part;   /* borrowed from the parsed tree */
+  int level;                /* 1: attached to the message itself */
+} forward_t;
+
 typedef struct {
   const char *raw;          /* borrowed: the input */
   gsize len;
   guint flags;
   pd_message_t *msg;        /* borrowed: being filled in */
   GArray *multiparts;       /* owned, of multipart_t: every multipart seen */
-  GMimePart *plain;         /* borrowed: first text/plain body candidate */
-  GMimePart *html;          /* borrowed: first text/html body candidate */
+  body_parts_t *body;       /* borrowed: the candidates of the message being walked */
+  int level;                /* 0: the message itself; n: n forwards deep */
+  GArray *forwards;         /* owned, of forward_t: attached messages to show */
+  GString *notes;           /* owned: "[postdesk] ..." lines for the end of the body */
+  GString *extra_text;      /* owned: text found in containers (winmail.dat) */
+  const char *encrypted;    /* static: "PGP/MIME" or "S/MIME" when the message is encrypted */
   bool dsn_report;          /* a multipart/report; report-type=delivery-status */
   bool dsn_part;            /* a message/delivery-status part */
   GMimeObject *returned;    /* borrowed: the first attached message or header
                                block, where a bounce keeps the original */
 } parse_t;
+
+static char *part_text (GMimePart *part);
 
 static bool
 type_is (GMimeObject *obj, const char *type, const char *subtype)
@@ -915,6 +1136,134 @@ add_part_attachment (parse_t *ctx, GMimePart *part, const char *name)
     att->size = decode_content (part, NULL, 0);
 }
 
+/* S/MIME encrypted content: application/pkcs7-mime with smime-type
+ * enveloped-data (or authEnveloped-data), or with no smime-type and the
+ * smime.p7m name encrypting clients give it. Signed-data is not encrypted. */
+static bool
+is_smime_encrypted (GMimeObject *obj, const char *name)
+{
+  if (!type_is (obj, "application", "pkcs7-mime") && !type_is (obj, "application", "x-pkcs7-mime"))
+    return false;
+  const char *smime = g_mime_object_get_content_type_parameter (obj, "smime-type");
+  if (smime != NULL)
+    return g_ascii_strcasecmp (smime, "enveloped-data") == 0 || g_ascii_strcasecmp (smime, "authenveloped-data") == 0;
+  return name != NULL && g_str_has_suffix (name, ".p7m");
+}
+
+/* A TNEF string property (8-bit in the message's code page, or UTF-16LE)
+ * as UTF-8. (transfer full, or NULL) */
+static char *
+tnef_string (variableLength *v, bool unicode)
+{
+  if (v == NULL || v == MAPI_UNDEFINED || v->data == NULL || v->size <= 0)
+    return NULL;
+  gsize n = (gsize) v->size;
+  char *text = unicode ? g_convert ((const char *) v->data, (gssize) n, "UTF-8", "UTF-16LE", NULL, NULL, NULL)
+                       : pd_text_to_utf8 ((const char *) v->data, strnlen ((const char *) v->data, n), NULL);
+  if (text != NULL && *text == '\0')
+    g_clear_pointer (&text, g_free);
+  return text;
+}
+
+/* Outlook's winmail.dat (TNEF) carries the files the sender attached and,
+ * often, the body text; a help desk shows both instead of one opaque file.
+ * Read with libytnef from the decoded bytes. Returns false when the bytes
+ * are not TNEF libytnef can read; the caller lists winmail.dat then. */
+static bool
+unpack_tnef (parse_t *ctx, GMimePart *part)
+{
+  g_autoptr (GByteArray) bytes = g_byte_array_new ();
+  decode_content (part, bytes, 0);
+  if (bytes->len < 6)
+    return false;
+  TNEFStruct tnef;
+  TNEFInitialize (&tnef);
+  tnef.Debug = 0;
+  if (TNEFParseMemory (bytes->data, (long) bytes->len, &tnef) != 0)
+    {
+      TNEFFree (&tnef);
+      return false;
+    }
+  guint files = 0;
+  for (Attachment *a = tnef.starting_attach.next; a != NULL; a = a->next)
+    {
+      if (a->FileData.data == NULL || a->FileData.size <= 0)
+        continue;
+      if (files++ >= PD_MIME_MAX_TNEF_FILES)
+        {
+          g_string_append_printf (ctx->notes,
+                                  "[postdesk] winmail.dat carries more than %d files; only the first %d are listed.\n",
+                                  PD_MIME_MAX_TNEF_FILES, PD_MIME_MAX_TNEF_FILES);
+          break;
+        }
+      g_autofree char *name = tnef_string (MAPIFindProperty (&a->MAPI, PROP_TAG (PT_UNICODE, PR_ATTACH_LONG_FILENAME)), true);
+      if (name == NULL)
+        name = tnef_string (MAPIFindProperty (&a->MAPI, PROP_TAG (PT_STRING8, PR_ATTACH_LONG_FILENAME)), false);
+      if (name == NULL)
+        name = tnef_string (&a->Title, false);
+      gsize size = (gsize) a->FileData.size;
+      pd_attachment_t *att = g_new0 (pd_attachment_t, 1);
+      att->filename = sanitise_filename (name, ctx->msg->attachments->len + 1, NULL);
+      g_autofree char *guessed = g_content_type_guess (att->filename, a->FileData.data, size, NULL);
+      g_autofree char *mime = guessed != NULL ? g_content_type_get_mime_type (guessed) : NULL;
+      att->mime_type = g_ascii_strdown (mime != NULL ? mime : "application/octet-stream", -1);
+      att->size = size;
+      if (ctx->flags & PD_MIME_WANT_CONTENT)
+        att->content = g_bytes_new (a->FileData.data, size);
+      g_ptr_array_add (ctx->msg->attachments, att);
+    }
+  g_autofree char *body = tnef_string (&tnef.body, false);
+  if (body == NULL)
+    body = tnef_string (MAPIFindProperty (&tnef.MapiProperties, PROP_TAG (PT_UNICODE, PR_BODY)), true);
+  if (body == NULL)
+    body = tnef_string (MAPIFindProperty (&tnef.MapiProperties, PROP_TAG (PT_STRING8, PR_BODY)), false);
+  if (body != NULL)
+    {
+      normalise_newlines (body);
+      if (ctx->extra_text->len > 0)
+        g_string_append (ctx->extra_text, "\n");
+      g_string_append (ctx->extra_text, g_strstrip (body));
+      g_string_append_c (ctx->extra_text, '\n');
+    }
+  TNEFFree (&tnef);
+  return true;
+}
+
+/* Whether the multipart at 'index' (or one around it) is a report: the
+ * message attached to a delivery report is the returned mail, not a
+ * forward to show. */
+static bool
+inside_report (parse_t *ctx, int index)
+{
+  for (int i = index, n = 0; i >= 0 && n < PD_MIME_MAX_DEPTH; n++)
+    {
+      const multipart_t *mp = &g_array_index (ctx->multiparts, multipart_t, i);
+      if (type_is (mp->object, "multipart", "report"))
+        return true;
+      i = mp->parent;
+    }
+  return false;
+}
+
+/* An attached message: its text is shown after the body, unless it is the
+ * returned mail of a report or nested past PD_MIME_MAX_FORWARD_LEVELS. */
+static void
+queue_forward (parse_t *ctx, GMimeMessagePart *part, int parent)
+{
+  if (g_mime_message_part_get_message (part) == NULL || inside_report (ctx, parent))
+    return;
+  if (ctx->level + 1 > PD_MIME_MAX_FORWARD_LEVELS)
+    {
+      g_string_append_printf (ctx->notes,
+                              "[postdesk] A message forwarded more than %d levels deep is listed as an "
+                              "attachment but not shown here.\n",
+                              PD_MIME_MAX_FORWARD_LEVELS);
+      return;
+    }
+  forward_t f = { part, ctx->level + 1 };
+  g_array_append_val (ctx->forwards, f);
+}
+
 static void
 visit_leaf (parse_t *ctx, GMimePart *part)
 {
@@ -925,17 +1274,43 @@ visit_leaf (parse_t *ctx, GMimePart *part)
     named = !g_ascii_isspace (*p);
   bool attached = named || g_mime_part_is_attachment (part);
 
+  /* A signature proves who wrote the signed part; it is not a file the
+   * customer sent. The version part of PGP/MIME holds only "Version: 1". */
+  if (type_is (obj, "application", "pgp-signature") || type_is (obj, "application", "pkcs7-signature")
+      || type_is (obj, "application", "x-pkcs7-signature") || type_is (obj, "application", "pgp-encrypted"))
+    return;
+  if (is_smime_encrypted (obj, name))
+    ctx->encrypted = "S/MIME";
+  if (type_is (obj, "application", "ms-tnef") || type_is (obj, "application", "vnd.ms-tnef")
+      || (name != NULL && g_ascii_strcasecmp (name, "winmail.dat") == 0))
+    {
+      if (unpack_tnef (ctx, part))
+        return;
+      g_string_append (ctx->notes, "[postdesk] The Outlook attachment winmail.dat could not be unpacked; "
+                                   "it is listed as one file.\n");
+    }
+
+  body_parts_t *body = ctx->body;
   if (!attached && type_is (obj, "text", "plain"))
     {
-      if (ctx->plain == NULL)
-        ctx->plain = part;
+      if (body->plain == NULL)
+        body->plain = part;
       return;
     }
   if (!attached && type_is (obj, "text", "html"))
     {
-      if (ctx->html == NULL)
-        ctx->html = part;
+      if (body->html == NULL)
+        body->html = part;
       return;
+    }
+  /* Old Netscape and some phones send the text as an inline part with a
+   * file name: it is the body when the message has no other. */
+  GMimeContentDisposition *disposition = g_mime_object_get_content_disposition (obj);
+  if (named && body->named_text == NULL && type_is (obj, "text", "plain")
+      && (disposition == NULL || !g_mime_content_disposition_is_attachment (disposition)))
+    {
+      body->named_text = part;
+      body->named_index = ctx->msg->attachments->len;
     }
   if (type_is (obj, "message", "delivery-status") || type_is (obj, "message", "global-delivery-status"))
     ctx->dsn_part = true;
@@ -982,6 +1357,21 @@ walk_parts (parse_t *ctx, GMimeObject *top)
               if (report != NULL && g_ascii_strcasecmp (report, "delivery-status") == 0)
                 ctx->dsn_report = true;
             }
+          if (type_is (obj, "multipart", "encrypted"))
+            ctx->encrypted = "PGP/MIME";
+          /* GMime keeps the content of a multipart without a boundary as
+           * its prologue, with no parts: it is the only text there is. */
+          if (g_mime_multipart_get_count (GMIME_MULTIPART (obj)) == 0
+              && g_mime_object_get_content_type_parameter (obj, "boundary") == NULL
+              && ctx->body->orphan_text == NULL)
+            {
+              const char *prologue = g_mime_multipart_get_prologue (GMIME_MULTIPART (obj));
+              if (prologue != NULL && *prologue != '\0')
+                {
+                  ctx->body->orphan_text = pd_text_to_utf8 (prologue, strlen (prologue), NULL);
+                  normalise_newlines (ctx->body->orphan_text);
+                }
+            }
           multipart_t mp = { obj, item.parent };
           int index = (int) ctx->multiparts->len;
           g_array_append_val (ctx->multiparts, mp);
@@ -997,9 +1387,109 @@ walk_parts (parse_t *ctx, GMimeObject *top)
           if (ctx->returned == NULL)
             ctx->returned = obj;
           add_message_attachment (ctx, GMIME_MESSAGE_PART (obj), item.parent);
+          queue_forward (ctx, GMIME_MESSAGE_PART (obj), item.parent);
         }
       else if (GMIME_IS_PART (obj))
         visit_leaf (ctx, GMIME_PART (obj));
+    }
+}
+
+static bool
+is_blank (const char *s)
+{
+  for (; s != NULL && *s != '\0'; s++)
+    if (!g_ascii_isspace (*s))
+      return false;
+  return true;
+}
+
+/* The readable text of one message's body candidates: its text/plain part,
+ * unless that is empty or only blanks (a multipart/alternative whose plain
+ * version a mailer left empty) and there is HTML; then the HTML as text; then
+ * an inline text file, which stops being listed as an attachment; then what
+ * a multipart without a boundary held. (transfer full) */
+static char *
+body_text_of (parse_t *ctx, body_parts_t *body)
+{
+  g_autofree char *plain = body->plain != NULL ? part_text (body->plain) : NULL;
+  if (plain != NULL && (!is_blank (plain) || body->html == NULL))
+    return g_steal_pointer (&plain);
+  if (body->html != NULL)
+    {
+      g_autofree char *html = part_text (body->html);
+      return pd_html_to_text (html, strlen (html));
+    }
+  if (body->named_text != NULL)
+    {
+      g_ptr_array_remove_index (ctx->msg->attachments, body->named_index);
+      return part_text (body->named_text);
+    }
+  if (body->orphan_text != NULL)
+    return g_strdup (body->orphan_text);
+  return g_strdup ("");
+}
+
+/* Appends 'text' to 'out' as a paragraph of its own. */
+static void
+append_paragraph (GString *out, const char *text)
+{
+  if (is_blank (text))
+    return;
+  while (out->len > 0 && out->str[out->len - 1] == '\n')
+    g_string_truncate (out, out->len - 1);
+  if (out->len > 0)
+    g_string_append (out, "\n\n");
+  g_string_append (out, text);
+  if (out->str[out->len - 1] != '\n')
+    g_string_append_c (out, '\n');
+}
+
+/* The text of each attached message in turn, after a header block like the
+ * one mail clients write when they forward inline, so that the engineer
+ * reads the mail the customer forwarded. Its attachments are listed with the
+ * message's own; walking it may queue the messages it carries in turn. The
+ * walk of a forwarded message uses a copy of the context, so that nothing in
+ * it counts towards whether the message itself is a bounce. */
+static void
+show_forwards (parse_t *ctx, GString *body)
+{
+  for (guint i = 0; i < ctx->forwards->len; i++)
+    {
+      forward_t f = g_array_index (ctx->forwards, forward_t, i);
+      GMimeMessage *embedded = g_mime_message_part_get_message (f.part);
+      body_parts_t parts = { 0 };
+      parse_t sub = *ctx;
+      sub.body = &parts;
+      sub.level = f.level;
+      walk_parts (&sub, g_mime_message_get_mime_part (embedded));
+      g_autofree char *text = body_text_of (ctx, &parts);
+      g_free (parts.orphan_text);
+
+      GString *block = g_string_new ("---------- Forwarded message ----------\n");
+      g_autoptr (GPtrArray) from = g_ptr_array_new_with_free_func ((GDestroyNotify) pd_address_free);
+      add_addresses (from, g_mime_message_get_from (embedded));
+      if (from->len > 0)
+        {
+          const pd_address_t *a = g_ptr_array_index (from, 0);
+          if (a->name != NULL)
+            g_string_append_printf (block, "From: %s <%s>\n", a->name, a->address);
+          else
+            g_string_append_printf (block, "From: %s\n", a->address);
+        }
+      GDateTime *date = g_mime_message_get_date (embedded);
+      if (date != NULL)
+        {
+          g_autofree char *when = g_date_time_format (date, "%a, %d %b %Y %H:%M:%S %z");
+          if (when != NULL)
+            g_string_append_printf (block, "Date: %s\n", when);
+        }
+      g_autofree char *subject = utf8_dup (g_mime_message_get_subject (embedded));
+      if (subject != NULL)
+        g_string_append_printf (block, "Subject: %s\n", subject);
+      g_string_append_c (block, '\n');
+      g_string_append (block, text);
+      append_paragraph (body, block->str);
+      g_string_free (block, TRUE);
     }
 }
 
@@ -1167,6 +1657,10 @@ typedef struct {
   guint header_lines;
   guint depth;           /* the deepest level opened */
   guint big_part;        /* the first part whose header block is over the limit (1-based), or 0 */
+  guint field_words;     /* encoded words in the field being read */
+  guint field_segments;  /* RFC 2231 segments in the field being read */
+  guint max_words;       /* the most in any one field */
+  guint max_segments;
   gsize big_part_bytes;
 } prepass_t;
 
@@ -1397,6 +1891,31 @@ take_boundary (prepass_t *pp, int level, bool closing, gsize next)
     start_block (pp, next, digest);
 }
 
+/* Counts the encoded words ("=?") and RFC 2231 segments ("*0=", "*12*=")
+ * in one header line, for the field it belongs to. */
+static void
+count_field_words (prepass_t *pp, const char *line, gsize n)
+{
+  for (gsize i = 0; i + 1 < n; i++)
+    {
+      if (line[i] == '=' && line[i + 1] == '?')
+        pp->field_words++;
+      else if (line[i] == '*' && g_ascii_isdigit (line[i + 1]))
+        {
+          gsize j = i + 1;
+          while (j < n && g_ascii_isdigit (line[j]))
+            j++;
+          if (j < n && line[j] == '*')
+            j++;
+          if (j < n && line[j] == '=')
+            pp->field_segments++;
+          i = j - 1;
+        }
+    }
+  pp->max_words = MAX (pp->max_words, pp->field_words);
+  pp->max_segments = MAX (pp->max_segments, pp->field_segments);
+}
+
 /* Counts parts, nesting and header lines of 'raw' and refuses what is over
  * a PD_MIME_MAX_* limit. Linear in 'len'. */
 static bool
@@ -1434,7 +1953,9 @@ check_structure (const char *raw, gsize len, GError **err)
                 {
                   end_field (&pp, pos);
                   start_field (&pp, line, n, pos);
+                  pp.field_words = pp.field_segments = 0;
                 }
+              count_field_words (&pp, line, n);
             }
         }
       else if (level >= 0)
@@ -1455,6 +1976,14 @@ check_structure (const char *raw, gsize len, GError **err)
   else if (pp.header_lines > PD_MIME_MAX_HEADER_LINES)
     g_set_error (err, PD_ERROR, PD_ERROR_TOO_BIG, "message has %u header lines, over the %d-line limit",
                  pp.header_lines, PD_MIME_MAX_HEADER_LINES);
+  else if (pp.max_words > PD_MIME_MAX_ENCODED_WORDS)
+    g_set_error (err, PD_ERROR, PD_ERROR_TOO_BIG,
+                 "a header field has %u encoded words, over the %d-word limit", pp.max_words,
+                 PD_MIME_MAX_ENCODED_WORDS);
+  else if (pp.max_segments > PD_MIME_MAX_RFC2231_SEGMENTS)
+    g_set_error (err, PD_ERROR, PD_ERROR_TOO_BIG,
+                 "a header field has %u RFC 2231 parameter segments, over the %d-segment limit",
+                 pp.max_segments, PD_MIME_MAX_RFC2231_SEGMENTS);
   else if (pp.big_part != 0)
     g_set_error (err, PD_ERROR, PD_ERROR_TOO_BIG,
                  "header section of MIME part %u is %" G_GSIZE_FORMAT " bytes, over the %d-byte limit",
@@ -1513,6 +2042,78 @@ starts_with_header (const char *raw, gsize len)
   return p < end && *p == ':';
 }
 
+/* The end of the line starting at 'p': the byte after its LF, CRLF or lone
+ * CR (old Macs end lines with CR alone). */
+static const char *
+line_end (const char *p, const char *end)
+{
+  while (p < end && *p != '\n' && *p != '\r')
+    p++;
+  if (p < end && *p == '\r')
+    p++;
+  if (p < end && *p == '\n')
+    p++;
+  return p;
+}
+
+/* What files really look like before their header: a UTF-8 byte-order mark
+ * (Windows editors), blank or whitespace-only lines (some exporters and
+ * hand-saved mail), lines ended by a lone CR (old Mac mail, or a mix of
+ * endings), a NUL byte in a header that would end every C string reading it
+ * there. Returns a repaired copy when the input needs one, else NULL; the
+ * repair only removes bytes and turns lone CRs into LFs, so nothing the
+ * sender wrote is lost. (transfer full) */
+static char *
+repair_input (const char *raw, gsize len, gsize *out_len)
+{
+  const char *p = raw;
+  const char *end = raw + len;
+  if (len >= 3 && memcmp (p, "\xEF\xBB\xBF", 3) == 0)
+    p += 3;
+  for (;;)
+    {
+      const char *q = p;
+      while (q < end && (*q == ' ' || *q == '\t'))
+        q++;
+      if (q == end || (*q != '\n' && *q != '\r'))
+        break;
+      p = line_end (q, end);
+    }
+
+  /* Lone CRs in the header section mean CR line ends; then every lone CR
+   * is a line end. A lone CR only in the body is left alone. */
+  bool lone_cr = false;
+  gsize header_end = (gsize) (end - p);
+  for (const char *l = p; l < end;)
+    {
+      const char *e = line_end (l, end);
+      if (e > l && e[-1] == '\r')
+        lone_cr = true;
+      if (e == l || (e - l <= 2 && (*l == '\n' || *l == '\r')))
+        {
+          header_end = (gsize) (l - p);
+          break;
+        }
+      l = e;
+    }
+  bool nul = memchr (p, '\0', header_end) != NULL;
+  if (p == raw && !lone_cr && !nul)
+    return NULL;
+
+  GString *out = g_string_sized_new ((gsize) (end - p) + 1);
+  for (const char *c = p; c < end; c++)
+    {
+      if (*c == '\0' && (gsize) (c - p) < header_end)
+        continue;
+      if (*c == '\r' && lone_cr && (c + 1 == end || c[1] != '\n'))
+        g_string_append_c (out, '\n');
+      else
+        g_string_append_c (out, *c);
+    }
+  *out_len = out->len;
+  return g_string_free (out, FALSE);
+}
+
 static void
 fill_message (pd_message_t *msg, GMimeMessage *message, const char *raw, gsize len, guint flags)
 {
@@ -1528,13 +2129,23 @@ fill_message (pd_message_t *msg, GMimeMessage *message, const char *raw, gsize l
     }
 
   InternetAddressList *from = g_mime_message_get_from (message);
-  msg->from = first_sender (from);
+  g_autofree char *fixed_from = fix_mislabelled_words (raw_header (message, "From"));
+  g_autoptr (InternetAddressList) refixed = fixed_from != NULL ? internet_address_list_parse (parser_options, fixed_from) : NULL;
+  msg->from = first_sender (refixed != NULL ? refixed : from);
   add_addresses (msg->to, g_mime_message_get_to (message));
   add_addresses (msg->cc, g_mime_message_get_cc (message));
   add_addresses (msg->reply_to, g_mime_message_get_reply_to (message));
 
   const char *subject = g_mime_message_get_subject (message);
-  if (subject != NULL)
+  g_autofree char *fixed_subject = fix_mislabelled_words (raw_header (message, "Subject"));
+  if (fixed_subject != NULL)
+    {
+      g_autofree char *unfolded = g_mime_utils_header_unfold (fixed_subject);
+      g_autofree char *decoded = g_mime_utils_header_decode_text (parser_options, unfolded);
+      g_free (msg->subject);
+      msg->subject = utf8_dup (g_strstrip (decoded));
+    }
+  else if (subject != NULL)
     {
       g_free (msg->subject);
       msg->subject = utf8_dup (subject);
@@ -1578,27 +2189,39 @@ fill_message (pd_message_t *msg, GMimeMessage *message, const char *raw, gsize l
   msg->auto_reply = is_auto_reply (message);
   msg->bulk = is_bulk (message);
 
+  body_parts_t top = { 0 };
   parse_t ctx = {
     .raw = raw,
     .len = len,
     .flags = flags,
     .msg = msg,
     .multiparts = g_array_new (FALSE, FALSE, sizeof (multipart_t)),
+    .body = &top,
+    .forwards = g_array_new (FALSE, FALSE, sizeof (forward_t)),
+    .notes = g_string_new (NULL),
+    .extra_text = g_string_new (NULL),
   };
   walk_parts (&ctx, g_mime_message_get_mime_part (message));
-  g_array_unref (ctx.multiparts);
 
-  if (ctx.plain != NULL)
-    {
-      g_free (msg->body_text);
-      msg->body_text = part_text (ctx.plain);
-    }
-  else if (ctx.html != NULL)
-    {
-      g_autofree char *html = part_text (ctx.html);
-      g_free (msg->body_text);
-      msg->body_text = pd_html_to_text (html, strlen (html));
-    }
+  /* The body: the message's own text, the text of a winmail.dat, then each
+   * forwarded message, then what postdesk has to say about the message. */
+  g_autofree char *own = body_text_of (&ctx, &top);
+  g_free (top.orphan_text);
+  GString *body = g_string_new (own);
+  append_paragraph (body, ctx.extra_text->str);
+  show_forwards (&ctx, body);
+  if (ctx.encrypted != NULL)
+    g_string_append_printf (ctx.notes,
+                            "[postdesk] This message is encrypted (%s) and cannot be read here; its raw "
+                            "bytes are kept with the message.\n",
+                            ctx.encrypted);
+  append_paragraph (body, ctx.notes->str);
+  g_free (msg->body_text);
+  msg->body_text = g_string_free (body, FALSE);
+  g_string_free (ctx.notes, TRUE);
+  g_string_free (ctx.extra_text, TRUE);
+  g_array_unref (ctx.forwards);
+  g_array_unref (ctx.multiparts);
 
   bool failure = ctx.dsn_part || subject_says_failure (msg->subject);
   msg->bounce = ctx.dsn_report
@@ -1615,6 +2238,29 @@ pd_mime_parse (const char *raw, gsize len, guint flags, GError **err)
     {
       g_set_error (err, PD_ERROR, PD_ERROR_PARSE, "not an RFC 5322 message: the input is empty");
       return NULL;
+    }
+  if (len >= 2 && (guchar) raw[0] == 0x1F && (guchar) raw[1] == 0x8B)
+    {
+      g_set_error (err, PD_ERROR, PD_ERROR_PARSE,
+                   "not an RFC 5322 message: it is gzip-compressed (postdesk reads compressed files "
+                   "and mailboxes given by name or on standard input)");
+      return NULL;
+    }
+  /* The synthetic Message-ID is always made from the bytes as given, so a
+   * repaired copy and the stored raw message agree. */
+  const char *given = raw;
+  gsize given_len = len;
+  gsize repaired_len = 0;
+  g_autofree char *repaired = repair_input (raw, len, &repaired_len);
+  if (repaired != NULL)
+    {
+      raw = repaired;
+      len = repaired_len;
+      if (len == 0)
+        {
+          g_set_error (err, PD_ERROR, PD_ERROR_PARSE, "not an RFC 5322 message: the input is blank");
+          return NULL;
+        }
     }
   gsize header_len = header_section_length (raw, len);
   if (header_len > PD_MIME_MAX_HEADER_BYTES)
@@ -1659,6 +2305,11 @@ pd_mime_parse (const char *raw, gsize len, guint flags, GError **err)
         {
           msg = pd_message_new ();
           fill_message (msg, message, raw, len, flags);
+          if (msg->message_id_synthetic)
+            {
+              g_free (msg->message_id);
+              msg->message_id = pd_mime_synthetic_id (given, given_len);
+            }
         }
     }
   if (msg == NULL)

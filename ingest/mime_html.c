@@ -12,14 +12,11 @@
 #include "postdesk/mime.h"
 
 #include <libxml/HTMLparser.h>
+#include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* HTML beyond this many bytes is not converted. libxml2's tree costs about
- * twenty times the size of its input (8 MB of HTML took 166 MB), and no one
- * reads four megabytes of a support mail's HTML body. */
-#define MAX_HTML_BYTES (4 * 1024 * 1024)
 
 /* What an element does to the text around it. */
 typedef enum {
@@ -122,6 +119,11 @@ typedef struct {
   bool pending_item;   /* an <li> started and its "- " is not written yet */
   int pre_depth;       /* > 0 inside <pre> */
   int list_depth;      /* nesting of <ul>/<ol>, for indenting items */
+  int depth;           /* elements open around the current node */
+  bool flattened;      /* elements past PD_HTML_MAX_DEPTH were read as inline */
+  const xmlNode *anchor;  /* borrowed: the open <a> whose target is shown */
+  char *anchor_href;   /* owned: that target */
+  gsize anchor_start;  /* where its text starts in out */
 } html_text_t;
 
 static void
@@ -221,10 +223,84 @@ add_text (html_text_t *t, const char *text)
     }
 }
 
+/* Content a reader never sees: the hidden attribute, or an inline style
+ * with display:none or visibility:hidden. Newsletters hide a preheader
+ * (the preview line of an inbox) and tracking text this way. */
+static bool
+is_hidden (const xmlNode *node)
+{
+  if (node->type != XML_ELEMENT_NODE)
+    return false;
+  if (xmlHasProp (node, (const xmlChar *) "hidden") != NULL)
+    return true;
+  xmlChar *style = xmlGetProp (node, (const xmlChar *) "style");
+  if (style == NULL)
+    return false;
+  GString *squeezed = g_string_new (NULL);
+  for (const xmlChar *c = style; *c != '\0'; c++)
+    if (!g_ascii_isspace (*c))
+      g_string_append_c (squeezed, g_ascii_tolower ((char) *c));
+  xmlFree (style);
+  bool hidden = strstr (squeezed->str, "display:none") != NULL || strstr (squeezed->str, "visibility:hidden") != NULL;
+  g_string_free (squeezed, TRUE);
+  return hidden;
+}
+
+/* The target of a link worth showing beside its text: web, mail and phone
+ * links; not javascript: or in-page anchors. (transfer full, or NULL) */
+static char *
+link_target (const xmlNode *node)
+{
+  if (node->name == NULL || strcmp ((const char *) node->name, "a") != 0)
+    return NULL;
+  xmlChar *href = xmlGetProp (node, (const xmlChar *) "href");
+  if (href == NULL)
+    return NULL;
+  g_autofree char *target = g_strstrip (g_strdup ((const char *) href));
+  xmlFree (href);
+  static const char *const schemes[] = { "http://", "https://", "mailto:", "tel:" };
+  for (gsize i = 0; i < G_N_ELEMENTS (schemes); i++)
+    if (g_ascii_strncasecmp (target, schemes[i], strlen (schemes[i])) == 0 && target[strlen (schemes[i])] != '\0')
+      return g_steal_pointer (&target);
+  return NULL;
+}
+
+/* At the end of a link: its target follows its text in angle brackets,
+ * unless the text already says it ("https://x" or, for mailto:/tel:, the
+ * address or number itself) or there is no text (an image). */
+static void
+close_anchor (html_text_t *t)
+{
+  const char *text = t->out->str + MIN (t->anchor_start, t->out->len);
+  while (*text == ' ' || *text == '\n')
+    text++;
+  const char *href = t->anchor_href;
+  const char *bare = strchr (href, ':') + 1;
+  if (*text != '\0' && strcmp (text, href) != 0 && strcmp (text, bare) != 0)
+    g_string_append_printf (t->out, " <%s>", href);
+  t->anchor = NULL;
+  g_clear_pointer (&t->anchor_href, g_free);
+}
+
 /* Called when the walk reaches an element; returns whether to descend. */
 static bool
 enter_element (html_text_t *t, const xmlNode *node)
 {
+  if (t->depth > PD_HTML_MAX_DEPTH)
+    {
+      t->flattened = true;
+      return true;
+    }
+  char *href = link_target (node);
+  if (href != NULL)
+    {
+      if (t->anchor != NULL)
+        close_anchor (t);
+      t->anchor = node;
+      t->anchor_href = href;
+      t->anchor_start = t->out->len;
+      return true;
+    }
   switch (element_kind (node))
     {
     case EL_SKIP:
@@ -266,6 +342,10 @@ enter_element (html_text_t *t, const xmlNode *node)
 static void
 leave_element (html_text_t *t, const xmlNode *node)
 {
+  if (node == t->anchor)
+    close_anchor (t);
+  if (t->depth > PD_HTML_MAX_DEPTH)
+    return;
   switch (element_kind (node))
     {
     case EL_SKIP:
@@ -308,7 +388,8 @@ walk_document (html_text_t *t, xmlDoc *doc)
   while (cur != NULL)
     {
       bool descend = false;
-      if (cur->type == XML_ELEMENT_NODE)
+      bool hidden = is_hidden (cur);
+      if (cur->type == XML_ELEMENT_NODE && !hidden)
         descend = enter_element (t, cur);
       else if ((cur->type == XML_TEXT_NODE || cur->type == XML_CDATA_SECTION_NODE)
                && cur->content != NULL)
@@ -316,12 +397,15 @@ walk_document (html_text_t *t, xmlDoc *doc)
 
       if (descend && cur->children != NULL)
         {
+          t->depth++;
           cur = cur->children;
           continue;
         }
+      /* Leaves 'cur', then each parent whose last child it was. */
+      bool left_children = false;
       while (cur != NULL)
         {
-          if (cur->type == XML_ELEMENT_NODE)
+          if (cur->type == XML_ELEMENT_NODE && (left_children || !hidden))
             leave_element (t, cur);
           if (cur->next != NULL)
             {
@@ -329,6 +413,9 @@ walk_document (html_text_t *t, xmlDoc *doc)
               break;
             }
           cur = cur->parent;
+          left_children = true;
+          if (t->depth > 0 && cur != NULL && cur->type == XML_ELEMENT_NODE)
+            t->depth--;
           if (cur == NULL || cur->type == XML_DOCUMENT_NODE || cur->type == XML_HTML_DOCUMENT_NODE)
             cur = NULL;
         }
@@ -380,27 +467,49 @@ pd_html_to_text (const char *html, gsize len)
       html = valid;
       len = strlen (valid);
     }
-  if (len > MAX_HTML_BYTES)
+  gsize whole = len;
+  if (len > PD_HTML_MAX_BYTES)
     {
-      /* Cut at the start of a character; the parser closes what is open. */
-      len = MAX_HTML_BYTES;
+      /* Cut before a tag the limit would split, so that half a tag ("<b"
+       * of "<br>") does not become the text; then at the start of a
+       * character. The parser closes what is open. */
+      len = PD_HTML_MAX_BYTES;
+      const char *lt = g_strrstr_len (html, (gssize) len, "<");
+      const char *gt = g_strrstr_len (html, (gssize) len, ">");
+      if (lt != NULL && (gt == NULL || gt < lt))
+        len = (gsize) (lt - html);
       while (len > 0 && ((guchar) html[len] & 0xC0) == 0x80)
         len--;
     }
 
   /* HTML_PARSE_IGNORE_ENC: a <meta charset> in the body must not override
-   * the UTF-8 we already converted the part to. */
+   * the UTF-8 we already converted the part to. HTML_PARSE_HUGE: without
+   * it libxml2 stops at 255 levels of nesting and silently drops the rest
+   * of the document; the input is already bounded by PD_HTML_MAX_BYTES, and
+   * the walk below by PD_HTML_MAX_DEPTH. */
   htmlDocPtr doc = htmlReadMemory (html, (int) len, NULL, "UTF-8",
                                    HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING
-                                   | HTML_PARSE_NONET | HTML_PARSE_IGNORE_ENC);
+                                   | HTML_PARSE_NONET | HTML_PARSE_IGNORE_ENC | XML_PARSE_HUGE);
   if (doc == NULL)
     return g_strdup ("");
 
   html_text_t t = { .out = g_string_sized_new (len / 2 + 16) };
   walk_document (&t, doc);
   xmlFreeDoc (doc);
+  g_free (t.anchor_href);
 
   tidy_lines (t.out);
+  /* What was not converted is said, not lost silently. */
+  if (t.flattened)
+    g_string_append_printf (t.out,
+                            "\n\n[postdesk] The HTML is nested more than %d levels deep; the text below "
+                            "that depth is shown without its layout.",
+                            PD_HTML_MAX_DEPTH);
+  if (whole > len)
+    g_string_append_printf (t.out,
+                            "\n\n[postdesk] The HTML part is %" G_GSIZE_FORMAT " bytes: only the first %"
+                            G_GSIZE_FORMAT " were converted to text; all of it is kept in the raw message.",
+                            whole, len);
   if (!g_utf8_validate (t.out->str, t.out->len, NULL))
     {
       char *fixed = g_utf8_make_valid (t.out->str, t.out->len);

@@ -8,6 +8,7 @@
 #include "postdesk/source.h"
 
 #include <errno.h>
+#include <gio/gio.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,6 +18,11 @@
 /* At the start of an mbox line this much is looked at, to recognise a
  * "From " separator or a ">>From " escape in one piece. */
 #define LINE_LOOKAHEAD 256
+/* A gzip-compressed file expands to at most this many bytes: each message
+ * in it still meets the same per-message limit as any other, and this bounds
+ * the whole, since 1 MB of gzip can expand to 1 GB (a "zip bomb"). It is
+ * four times the largest message postdesk takes, room for a large mbox. */
+#define MAX_GUNZIP_BYTES ((gint64) PD_SOURCE_MAX_BYTES * 4)
 
 /* How a file came to be read decides what is done with one that is not
  * mail. */
@@ -269,6 +275,50 @@ has_mail_field (const char *p, gsize n)
   return false;
 }
 
+/* How many bytes before the header are not part of it: a UTF-8 byte-order
+ * mark, then blank or whitespace-only lines (LF, CRLF or lone CR ended). */
+static gsize
+leading_junk (const char *p, gsize n)
+{
+  gsize i = n >= 3 && memcmp (p, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+  for (;;)
+    {
+      gsize j = i;
+      while (j < n && (p[j] == ' ' || p[j] == '\t'))
+        j++;
+      if (j >= n || (p[j] != '\n' && p[j] != '\r'))
+        return i;
+      if (p[j] == '\r' && j + 1 < n && p[j + 1] == '\n')
+        j++;
+      i = j + 1;
+    }
+}
+
+static const char *not_mail_reason_plain (const char *p, gsize n);
+
+/* Why the first bytes of a stream are not mail, or NULL when they may be.
+ * What real files carry before the header (see leading_junk) is skipped,
+ * and old Mac files, whose lines end with a lone CR, are read with LF. */
+static const char *
+not_mail_reason (const char *p, gsize n)
+{
+  gsize skip = leading_junk (p, n);
+  if (skip > 0 && skip == n)
+    return "it holds only blank lines";
+  p += skip;
+  n -= skip;
+  const char *cr = memchr (p, '\r', n);
+  if (cr != NULL && (cr + 1 == p + n || cr[1] != '\n'))
+    {
+      g_autofree char *copy = g_memdup2 (p, n);
+      for (gsize i = 0; i < n; i++)
+        if (copy[i] == '\r' && (i + 1 == n || copy[i + 1] != '\n'))
+          copy[i] = '\n';
+      return not_mail_reason_plain (copy, n);
+    }
+  return not_mail_reason_plain (p, n);
+}
+
 /* Why the first bytes of a stream are not mail, or NULL when they may be.
  * Mail starts with a header field ("Name:", printable ASCII without
  * spaces) or, for an mbox, a "From " line before it; its header section
@@ -276,7 +326,7 @@ has_mail_field (const char *p, gsize n)
  * Date, ...). A binary file, /dev/zero, or a text file that is not mail
  * fails one of these in its first bytes. */
 static const char *
-not_mail_reason (const char *p, gsize n)
+not_mail_reason_plain (const char *p, gsize n)
 {
   if (n == 0)
     return "it is empty";
@@ -468,6 +518,83 @@ read_mbox (reader_t *r, const char *name, gsize limit, pd_time_t fallback, pd_so
   return ok;
 }
 
+static bool read_stream (FILE *f, const char *name, origin_kind_t kind, gint64 known_size, pd_time_t received,
+                         gsize limit, pd_source_fn fn, gpointer user_data, GError **err);
+
+/* A gzip-compressed stream (a compressed mbox or message), whose first
+ * bytes are already in 'r': expanded into an unnamed temporary file, at
+ * most MAX_GUNZIP_BYTES, and read from there like any other stream. */
+static bool
+read_gzip (reader_t *r, const char *name, origin_kind_t kind, pd_time_t received, gsize limit,
+           pd_source_fn fn, gpointer user_data, GError **err)
+{
+  FILE *tmp = tmpfile ();
+  if (tmp == NULL)
+    {
+      g_set_error (err, PD_ERROR, PD_ERROR_IO, "%s: gzip-compressed, and no temporary file to expand it in: %s",
+                   name, g_strerror (errno));
+      return false;
+    }
+  g_autoptr (GZlibDecompressor) z = g_zlib_decompressor_new (G_ZLIB_COMPRESSOR_FORMAT_GZIP);
+  g_autofree char *out = g_malloc (CHUNK);
+  gint64 total = 0;
+  bool ok = true, done = false;
+  while (ok && !done)
+    {
+      if (r->pos == r->end && !r->eof && !reader_fill (r, 1))
+        {
+          ok = read_error (r, name, err);
+          break;
+        }
+      const char *in = r->buf + r->pos;
+      gsize in_left = r->end - r->pos;
+      gsize bytes_read = 0, bytes_written = 0;
+      GError *local = NULL;
+      GConverterResult res = g_converter_convert (G_CONVERTER (z), in, in_left, out, CHUNK,
+                                                  r->eof ? G_CONVERTER_INPUT_AT_END : G_CONVERTER_NO_FLAGS,
+                                                  &bytes_read, &bytes_written, &local);
+      if (res == G_CONVERTER_ERROR)
+        {
+          g_set_error (err, PD_ERROR, PD_ERROR_PARSE, "%s: gzip-compressed, but cannot be expanded: %s", name,
+                       local->message);
+          g_error_free (local);
+          ok = false;
+          break;
+        }
+      r->pos += bytes_read;
+      total += (gint64) bytes_written;
+      if (total > MAX_GUNZIP_BYTES)
+        {
+          g_set_error (err, PD_ERROR, PD_ERROR_TOO_BIG,
+                       "%s: gzip-compressed, and expands past %" G_GINT64_FORMAT " bytes; not read", name,
+                       MAX_GUNZIP_BYTES);
+          ok = false;
+          break;
+        }
+      if (bytes_written > 0 && fwrite (out, 1, bytes_written, tmp) != bytes_written)
+        {
+          g_set_error (err, PD_ERROR, PD_ERROR_IO, "%s: cannot expand into a temporary file: %s", name,
+                       g_strerror (errno));
+          ok = false;
+          break;
+        }
+      done = res == G_CONVERTER_FINISHED || (r->eof && r->pos == r->end && bytes_written == 0);
+    }
+  if (ok && (fflush (tmp) != 0 || fseek (tmp, 0, SEEK_SET) != 0))
+    {
+      g_set_error (err, PD_ERROR, PD_ERROR_IO, "%s: cannot read back the expanded file: %s", name, g_strerror (errno));
+      ok = false;
+    }
+  if (ok)
+    {
+      /* A compressed message is read as a whole, so its size is what it
+       * expanded to. */
+      ok = read_stream (tmp, name, kind, total, received, limit, fn, user_data, err);
+    }
+  fclose (tmp);
+  return ok;
+}
+
 /* One open stream: an mbox when its first line starts with "From ", else
  * one message. Deciding on the first bytes works for pipes, which cannot be
  * rewound. 'known_size' is the size of a regular file, else -1: a message
@@ -488,6 +615,11 @@ read_stream (FILE *f, const char *name, origin_kind_t kind, gint64 known_size, p
   gsize avail = r.end - r.pos;
   if (kind == FROM_STDIN && avail == 0)
     goto out;   /* nothing to ingest */
+  if (avail >= 2 && (guchar) head[0] == 0x1F && (guchar) head[1] == 0x8B)
+    {
+      ok = read_gzip (&r, name, kind, received, limit, fn, user_data, err);
+      goto out;
+    }
   if (kind != FROM_NAMED_FILE)
     {
       const char *why = not_mail_reason (head, avail);
@@ -499,8 +631,12 @@ read_stream (FILE *f, const char *name, origin_kind_t kind, gint64 known_size, p
           goto out;
         }
     }
-  if (starts_with_from_line (head, avail))
+  /* A mailbox may open with a byte-order mark or blank lines: they belong
+   * to no message. (A single message keeps them; the parser skips them.) */
+  gsize junk = leading_junk (head, avail);
+  if (junk < avail && starts_with_from_line (head + junk, avail - junk))
     {
+      r.pos += junk;
       ok = read_mbox (&r, name, limit, received, fn, user_data, err);
       goto out;
     }

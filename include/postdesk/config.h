@@ -24,6 +24,7 @@ typedef struct pd_config {
   char **public_domains;   /* owned, NULL-terminated, lower-case: never "the same organisation" */
   char *transport_url;     /* owned: [transport] url with its path made absolute
                             * (pd_transport_url_check), NULL when not set */
+  char **fallback_charsets; /* owned, NULL-terminated: how text mislabelled UTF-8 is read */
 } pd_config_t;
 
 /* Finds the configuration file: 'explicit_path' (from --config) if given,

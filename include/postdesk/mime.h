@@ -40,6 +40,45 @@
  * short fields such as 45,000 Delivered-To lines (about 27 MB in GMime). */
 #define PD_MIME_MAX_HEADER_LINES 50000
 
+/* Encoded words (=?charset?Q?...?=) in one header field. GMime decodes each
+ * with its own charset conversion, so a 1 MiB Subject of tiny encoded words
+ * costs a hundred thousand of them; real headers have a handful, a long
+ * Japanese subject a few dozen. A message over it is refused whole. */
+#define PD_MIME_MAX_ENCODED_WORDS 1000
+
+/* RFC 2231 continuation segments (name*0*=, name*1*=, ...) in one header
+ * field. GMime gathers the segments of a parameter in a list it searches for
+ * each new one, so the cost grows with the square of their number; real
+ * filenames take fewer than ten. A message over it is refused whole. */
+#define PD_MIME_MAX_RFC2231_SEGMENTS 256
+
+/* HTML bodies are converted up to this many bytes; beyond it the body ends
+ * with a note saying how much was not converted. libxml2's tree costs about
+ * twenty times its input (8 MB of HTML took 166 MB), and no one reads four
+ * megabytes of a support mail's HTML. */
+#define PD_HTML_MAX_BYTES (4 * 1024 * 1024)
+
+/* HTML elements nested deeper than this are flattened: their text is kept,
+ * the structure below the limit is not. libxml2 stops at 255 levels on its
+ * own and silently drops everything after the deep block, so it is asked to
+ * go on (HTML_PARSE_HUGE) and this bound takes the place of its own; long
+ * quoted reply chains reach a few hundred levels. */
+#define PD_HTML_MAX_DEPTH 1024
+
+/* Attached messages (message/rfc822) whose text is shown in the body, one
+ * inside the other: a forward of a forward of a forward. Deeper ones are
+ * still listed as attachments, and the body says they were not shown. */
+#define PD_MIME_MAX_FORWARD_LEVELS 8
+
+/* Files unpacked from one winmail.dat (TNEF). Each is a whole attachment
+ * in memory; Outlook rarely packs more than a dozen. Past it the body says
+ * how many were listed. */
+#define PD_MIME_MAX_TNEF_FILES 200
+
+/* The charsets text mislabelled UTF-8 or US-ASCII is read in, when the
+ * configuration says nothing ([postdesk] fallback_charsets). */
+#define PD_MIME_DEFAULT_FALLBACK_CHARSETS "windows-1252"
+
 typedef struct {
   char *name;     /* owned, UTF-8, decoded from RFC 2047; NULL when absent */
   char *address;  /* owned, lower-case domain part; never NULL */
@@ -136,6 +175,16 @@ char *pd_text_to_utf8 (const char *bytes, gsize len, const char *charset);
 
 /* Appends a header to msg->headers (copies both strings). */
 void pd_message_add_header (pd_message_t *msg, const char *name, const char *value);
+
+/* How text labelled UTF-8 (or US-ASCII) whose bytes are not valid UTF-8 is
+ * read: in the first of 'charsets' (NULL-terminated) that converts every
+ * byte, for body parts and raw 8-bit headers alike. This is process-wide
+ * state rather than a parse option because it is configuration, set once:
+ * call it at start-up after the configuration is read and before any parse
+ * or thread starts (pd_mime_parse reads it without a lock). NULL or an empty
+ * list restores the default. Returns false, changing nothing, when a charset
+ * is one iconv does not know. */
+bool pd_mime_set_fallback_charsets (const char *const *charsets, GError **err);
 
 /* Called once at start-up and once at exit by main(). */
 void pd_mime_init (void);

@@ -723,10 +723,24 @@ test_forwarded_message (void)
   const char *raw = g_bytes_get_data (bytes, &len);
   g_autoptr (pd_message_t) msg = parse_bytes (raw, len, PD_MIME_WANT_CONTENT);
 
-  /* The body is the outer text, never the forwarded message's. */
-  g_assert_cmpstr (msg->body_text, ==, "Outer body: please see the forwarded complaint below.\n");
-  /* The forwarded messages are attachments; what they contain is not. */
-  g_assert_cmpuint (msg->attachments->len, ==, 2);
+  /* The customer's own text comes first; each forwarded message follows it
+   * with its From, Date and Subject, so the engineer reads what was
+   * forwarded without opening an attachment. */
+  g_assert_cmpstr (msg->body_text, ==,
+                   "Outer body: please see the forwarded complaint below.\n\n"
+                   "---------- Forwarded message ----------\n"
+                   "From: End User <user@enduser.example>\n"
+                   "Date: Mon, 06 Apr 2026 18:00:00 +0200\n"
+                   "Subject: complaint\n\n"
+                   "Inner body: the product broke after two days.\n\n"
+                   "---------- Forwarded message ----------\n"
+                   "From: End User <user@enduser.example>\n"
+                   "Subject: second complaint\n\n"
+                   "Still broken.\n");
+  /* The forwarded messages are attachments, and so are the files they
+   * carry, after them. */
+  g_assert_cmpuint (msg->attachments->len, ==, 3);
+  g_assert_cmpstr (attachment (msg, 2)->filename, ==, "broken.jpg");
   const pd_attachment_t *first = attachment (msg, 0);
   g_assert_cmpstr (first->filename, ==, "attachment-1.eml");
   g_assert_cmpstr (first->mime_type, ==, "message/rfc822");
@@ -1093,8 +1107,8 @@ test_boundary_as_gmime_reads_it (void)
       g_autoptr (GString) few = repeat_parts (tricks[i].head, tricks[i].part, 3, "");
       g_autoptr (pd_message_t) msg = parse_bytes (few->str, few->len, 0);
       /* One attachment per repeat: a file, or in the digest an attached
-       * message (listed, not entered). */
-      g_assert_cmpuint (msg->attachments->len, ==, 3);
+       * message, listed with the two files it carries. */
+      g_assert_cmpuint (msg->attachments->len, ==, tricks[i].parts_per_repeat == 4 ? 9 : 3);
 
       guint n = PD_MIME_MAX_PARTS / tricks[i].parts_per_repeat + 1;
       g_autoptr (GString) many = repeat_parts (tricks[i].head, tricks[i].part, n, "");
@@ -1483,6 +1497,196 @@ test_html_garbage (void)
   g_rand_free (rand);
 }
 
+/* ---- Shapes: limits that say what they cut ------------------------------------ */
+
+/* A Subject of 'n' encoded words. (transfer full) */
+static GString *
+encoded_words_message (guint n)
+{
+  GString *s = g_string_new ("From: a@example.com\nSubject:");
+  for (guint i = 0; i < n; i++)
+    g_string_append (s, " =?utf-8?q?a?=");
+  g_string_append (s, "\n\nbody\n");
+  return s;
+}
+
+static void
+test_encoded_words_limit (void)
+{
+  g_autoptr (GString) at = encoded_words_message (PD_MIME_MAX_ENCODED_WORDS);
+  g_autoptr (pd_message_t) msg = parse_bytes (at->str, at->len, 0);
+  g_assert_cmpuint (strlen (msg->subject), ==, PD_MIME_MAX_ENCODED_WORDS);
+
+  g_autoptr (GString) past = encoded_words_message (PD_MIME_MAX_ENCODED_WORDS + 1);
+  GError *err = NULL;
+  g_assert_null (pd_mime_parse (past->str, past->len, 0, &err));
+  g_assert_error (err, PD_ERROR, PD_ERROR_TOO_BIG);
+  g_assert_nonnull (strstr (err->message, "1001 encoded words, over the 1000-word limit"));
+  g_error_free (err);
+}
+
+/* An attachment whose name comes in 'n' RFC 2231 segments. (transfer full) */
+static GString *
+segments_message (guint n)
+{
+  GString *s = g_string_new ("From: a@example.com\nSubject: s\nContent-Type: multipart/mixed; boundary=B\n\n"
+                             "--B\nContent-Type: application/pdf\nContent-Disposition: attachment");
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (s, ";\n filename*%u=\"x\"", i);
+  g_string_append (s, "\n\nx\n--B--\n");
+  return s;
+}
+
+static void
+test_rfc2231_segments_limit (void)
+{
+  g_autoptr (GString) at = segments_message (PD_MIME_MAX_RFC2231_SEGMENTS);
+  g_autoptr (pd_message_t) msg = parse_bytes (at->str, at->len, 0);
+  g_assert_cmpuint (msg->attachments->len, ==, 1);
+  g_assert_cmpuint (strlen (attachment (msg, 0)->filename), ==, 200);
+
+  g_autoptr (GString) past = segments_message (PD_MIME_MAX_RFC2231_SEGMENTS + 1);
+  GError *err = NULL;
+  g_assert_null (pd_mime_parse (past->str, past->len, 0, &err));
+  g_assert_error (err, PD_ERROR, PD_ERROR_TOO_BIG);
+  g_assert_nonnull (strstr (err->message, "257 RFC 2231 parameter segments, over the 256-segment limit"));
+  g_error_free (err);
+}
+
+/* 'depth' nested <div>s around "DEEP", then "AFTER". (transfer full) */
+static GString *
+deep_html (guint depth)
+{
+  GString *s = g_string_new (NULL);
+  for (guint i = 0; i < depth; i++)
+    g_string_append (s, "<div>");
+  g_string_append (s, "DEEP");
+  for (guint i = 0; i < depth; i++)
+    g_string_append (s, "</div>");
+  g_string_append (s, "<p>AFTER</p>");
+  return s;
+}
+
+static void
+test_html_depth_limit (void)
+{
+  /* libxml2 alone stops at 255 levels and drops the rest: both texts must
+   * survive at, around and past that and postdesk's own bound. */
+  g_autoptr (GString) libxml_limit = deep_html (300);
+  g_autofree char *a = pd_html_to_text (libxml_limit->str, libxml_limit->len);
+  g_assert_cmpstr (a, ==, "DEEP\n\nAFTER");
+
+  /* <html><body> add two levels around the divs. */
+  g_autoptr (GString) at = deep_html (PD_HTML_MAX_DEPTH - 2);
+  g_autofree char *b = pd_html_to_text (at->str, at->len);
+  g_assert_cmpstr (b, ==, "DEEP\n\nAFTER");
+
+  g_autoptr (GString) past = deep_html (PD_HTML_MAX_DEPTH + 1);
+  g_autofree char *c = pd_html_to_text (past->str, past->len);
+  g_assert_true (g_str_has_prefix (c, "DEEP"));
+  g_assert_nonnull (strstr (c, "AFTER"));
+  g_assert_nonnull (strstr (c, "[postdesk] The HTML is nested more than 1024 levels deep"));
+}
+
+static void
+test_html_size_limit (void)
+{
+  /* Exactly at the limit: all of it is converted, nothing is said. */
+  GString *at = g_string_new ("<p>start</p>");
+  while (at->len + 4 <= PD_HTML_MAX_BYTES)
+    g_string_append (at, "<br>");
+  g_string_append_len (at, "xxxx", (gssize) (PD_HTML_MAX_BYTES - at->len));
+  g_assert_cmpuint (at->len, ==, PD_HTML_MAX_BYTES);
+  g_autofree char *a = pd_html_to_text (at->str, at->len);
+  g_assert_null (strstr (a, "[postdesk]"));
+  g_assert_true (g_str_has_prefix (a, "start"));
+
+  /* One byte past it, with the limit inside a tag: the cut goes before the
+   * tag, so no half tag becomes text, and the body says what was cut. */
+  g_string_truncate (at, PD_HTML_MAX_BYTES - 2);
+  g_string_append (at, "<br>");
+  g_autofree char *b = pd_html_to_text (at->str, at->len);
+  g_assert_null (strstr (b, "<"));
+  g_assert_nonnull (strstr (b, "[postdesk] The HTML part is 4194306 bytes: only the first 4194302 were converted"));
+  g_string_free (at, TRUE);
+}
+
+static void
+test_html_links_and_hidden (void)
+{
+  const char *html = "<div style='display : NONE'>preheader</div><p hidden>secret</p>"
+                     "<span style='visibility:hidden'>pixel</span>"
+                     "<p>Read <a href='https://x.example/a'>the page</a>, <a href='mailto:a@x.example'>a@x.example</a>,"
+                     " <a href='https://x.example/b'>https://x.example/b</a>, <a href='javascript:f()'>js</a>"
+                     " and <a href='tel:+1555'>call us</a>.</p>";
+  g_autofree char *text = pd_html_to_text (html, strlen (html));
+  g_assert_cmpstr (text, ==,
+                   "Read the page <https://x.example/a>, a@x.example, https://x.example/b, js and call us <tel:+1555>.");
+}
+
+static void
+test_fallback_charsets (void)
+{
+  const char *raw = "From: a@example.com\nSubject: s\nContent-Type: text/plain; charset=utf-8\n\n\xE9\xF2\n";
+  g_autoptr (pd_message_t) cp1252 = parse_bytes (raw, strlen (raw), 0);
+  g_assert_cmpstr (cp1252->body_text, ==, "\xC3\xA9\xC3\xB2\n");  /* "éò" */
+
+  /* A configured list is used in order: KOI8-R reads the same bytes as
+   * Cyrillic. */
+  const char *koi8[] = { "koi8-r", NULL };
+  g_assert_true (pd_mime_set_fallback_charsets (koi8, NULL));
+  g_autoptr (pd_message_t) cyrillic = parse_bytes (raw, strlen (raw), 0);
+  g_assert_cmpstr (cyrillic->body_text, ==, "\xD0\x98\xD0\xA0\n");  /* "ИР" */
+
+  const char *bogus[] = { "x-no-such-charset", NULL };
+  GError *err = NULL;
+  g_assert_false (pd_mime_set_fallback_charsets (bogus, &err));
+  g_assert_error (err, PD_ERROR, PD_ERROR_CONFIG);
+  g_error_free (err);
+  g_assert_true (pd_mime_set_fallback_charsets (NULL, NULL));
+  g_autoptr (pd_message_t) back = parse_bytes (raw, strlen (raw), 0);
+  g_assert_cmpstr (back->body_text, ==, "\xC3\xA9\xC3\xB2\n");
+}
+
+static void
+test_file_shapes (void)
+{
+  const char *shapes[] = {
+    "\xEF\xBB\xBF" "From: Pia <pia@example.se>\nSubject: s\n\nbody\n",
+    "\n  \n\t\r\nFrom: Pia <pia@example.se>\nSubject: s\n\nbody\n",
+    "From: Pia <pia@example.se>\rSubject: s\r\rbody\r",
+    "From: Pia <pia@example.se>\r\nSubject: s\r\rbody\n",
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (shapes); i++)
+    {
+      g_autoptr (pd_message_t) msg = parse_bytes (shapes[i], strlen (shapes[i]), 0);
+      g_assert_nonnull (msg->from);
+      g_assert_cmpstr (msg->from->address, ==, "pia@example.se");
+      g_assert_cmpstr (msg->subject, ==, "s");
+      g_assert_cmpstr (msg->body_text, ==, "body\n");
+    }
+  /* A NUL byte in From is read past, not where the sender ends. */
+  const char nul[] = "From: Pia\0 Berg <pia@example.se>\nSubject: s\n\nbody\n";
+  g_autoptr (pd_message_t) msg = parse_bytes (nul, sizeof nul - 1, 0);
+  g_assert_nonnull (msg->from);
+  g_assert_cmpstr (msg->from->address, ==, "pia@example.se");
+
+  const char gz[] = "\x1F\x8B\x08\x00";
+  GError *err = NULL;
+  g_assert_null (pd_mime_parse (gz, sizeof gz - 1, 0, &err));
+  g_assert_error (err, PD_ERROR, PD_ERROR_PARSE);
+  g_assert_nonnull (strstr (err->message, "gzip-compressed"));
+  g_error_free (err);
+}
+
+static void
+test_multipart_without_boundary (void)
+{
+  const char *raw = "From: a@example.com\nSubject: s\nContent-Type: multipart/mixed\n\nThe sync fails.\n";
+  g_autoptr (pd_message_t) msg = parse_bytes (raw, strlen (raw), 0);
+  g_assert_cmpstr (msg->body_text, ==, "The sync fails.\n");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1558,6 +1762,14 @@ main (int argc, char **argv)
   g_test_add_func ("/mime/html/to-text", test_html_to_text);
   g_test_add_func ("/mime/html/garbage", test_html_garbage);
   g_test_add_func ("/mime/html/silent", test_html_is_silent);
+  g_test_add_func ("/mime/shapes/encoded-words-limit", test_encoded_words_limit);
+  g_test_add_func ("/mime/shapes/rfc2231-segments-limit", test_rfc2231_segments_limit);
+  g_test_add_func ("/mime/shapes/html-depth-limit", test_html_depth_limit);
+  g_test_add_func ("/mime/shapes/html-size-limit", test_html_size_limit);
+  g_test_add_func ("/mime/shapes/html-links-and-hidden", test_html_links_and_hidden);
+  g_test_add_func ("/mime/shapes/fallback-charsets", test_fallback_charsets);
+  g_test_add_func ("/mime/shapes/file-shapes", test_file_shapes);
+  g_test_add_func ("/mime/shapes/multipart-without-boundary", test_multipart_without_boundary);
 
   return g_test_run ();
 }
