@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "postdesk/mime.h"
+#include "postdesk/sla.h"
 #include "postdesk/text.h"
 #include "postdesk/transport.h"
 
@@ -29,7 +30,17 @@ static const char *const default_public_domains[] = {
 };
 
 typedef enum {
-  KEY_STRING, KEY_PATH, KEY_ADDRESS, KEY_PREFIX, KEY_BYTES, KEY_LIST, KEY_TRANSPORT, KEY_CHARSETS
+  KEY_STRING, KEY_PATH, KEY_ADDRESS, KEY_PREFIX, KEY_BYTES, KEY_LIST,
+  KEY_TRANSPORT, /* a transport URL (transport.h) */
+  KEY_CHARSETS,  /* a list of character sets iconv knows */
+  KEY_COUNT,    /* a whole number from 0 to 1000 */
+  KEY_REF,      /* the name of a plan or calendar */
+  KEY_ZONE,     /* a time zone identifier */
+  KEY_HOURS,    /* working hours (sla.h) */
+  KEY_DATES,    /* a list of dates YYYY-MM-DD */
+  KEY_FILE,     /* an existing file, relative to the configuration's folder */
+  KEY_DURATION, /* an SLA target: 24h, 5d, 30m */
+  KEY_BOOL,     /* yes or no */
 } key_kind_t;
 
 typedef struct {
@@ -48,19 +59,89 @@ static const known_key_t known_keys[] = {
   { "postdesk", "max_message_bytes", KEY_BYTES },
   { "postdesk", "public_domains", KEY_LIST },
   { "postdesk", "fallback_charsets", KEY_CHARSETS },
+  { "postdesk", "system_addresses", KEY_LIST },
+  { "postdesk", "default_plan", KEY_REF },
+  { "postdesk", "ack_limit_per_hour", KEY_COUNT },
+  { "postdesk", "ack_limit_per_day", KEY_COUNT },
   { "staff", "domains", KEY_LIST },
   { "staff", "addresses", KEY_LIST },
+  { "calendar", "timezone", KEY_ZONE },
+  { "calendar", "hours", KEY_HOURS },
+  { "calendar", "holidays", KEY_DATES },
+  { "calendar", "holidays_file", KEY_FILE },
+  { "plan", "calendar", KEY_REF },
+  { "plan", "sev1_first_response", KEY_DURATION },
+  { "plan", "sev1_resolution", KEY_DURATION },
+  { "plan", "sev2_first_response", KEY_DURATION },
+  { "plan", "sev2_resolution", KEY_DURATION },
+  { "plan", "oncall", KEY_BOOL },
+  { "customer", "domains", KEY_LIST },
+  { "customer", "addresses", KEY_LIST },
+  { "customer", "plan", KEY_REF },
+  { "customer", "timezone", KEY_ZONE },
+  { "customer", "sev1_first_response", KEY_DURATION },
+  { "customer", "sev1_resolution", KEY_DURATION },
+  { "customer", "sev2_first_response", KEY_DURATION },
+  { "customer", "sev2_resolution", KEY_DURATION },
   { "transport", "url", KEY_TRANSPORT },
 };
+
+/* Sections that hold one of many named things: [calendar business]. */
+static const char *const named_kinds[] = { "calendar", "plan", "customer" };
+
+#define KNOWN_SECTIONS "[postdesk], [staff], [transport], [calendar NAME], [plan NAME], [customer NAME]"
+
+/* The SLA defaults: the support team's published SLA. Severity 1: response
+ * within 24 hours, resolution or workaround within 72 hours; Severity 2:
+ * response within one business week. Self-hosted customers' SLA counts
+ * working hours only, 9:00-17:00 Pacific, Monday to Friday. A section of
+ * the same name in the file replaces one of these whole. */
+static const char builtin_sections[] =
+  "[calendar business]\n"
+  "timezone = America/Los_Angeles\n"
+  "hours = Mon-Fri 09:00-17:00\n"
+  "holidays = 2026-12-25, 2027-01-01\n"
+  "[calendar always]\n"
+  "timezone = UTC\n"
+  "hours = always\n"
+  "[plan self-hosted]\n"
+  "calendar = business\n"
+  "sev1_first_response = 24h\n"
+  "sev1_resolution = 72h\n"
+  "sev2_first_response = 5d\n"
+  "[plan managed]\n"
+  "calendar = always\n"
+  "sev1_first_response = 24h\n"
+  "sev1_resolution = 72h\n"
+  "sev2_first_response = 5d\n";
+
+#define BUILTIN_PATH "built-in defaults"
+
+/* The kind of a section: its first word ("calendar" of "calendar business"). */
+static char *
+section_kind (const char *section)
+{
+  return g_strndup (section, strcspn (section, " \t"));
+}
 
 static const known_key_t *
 find_known (const char *section, const char *key)
 {
+  g_autofree char *kind = section_kind (section);
   for (gsize i = 0; i < G_N_ELEMENTS (known_keys); i++)
-    if (strcmp (known_keys[i].section, section) == 0
+    if (strcmp (known_keys[i].section, kind) == 0
         && (key == NULL || strcmp (known_keys[i].key, key) == 0))
       return &known_keys[i];
   return NULL;
+}
+
+static bool
+is_named_kind (const char *kind)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (named_kinds); i++)
+    if (strcmp (named_kinds[i], kind) == 0)
+      return true;
+  return false;
 }
 
 /* GKeyFile keeps no line numbers, so errors find them again in the text:
@@ -205,12 +286,16 @@ pd_config_suggest (const char *section, const char *key)
 {
   const char *best = NULL;
   gsize best_distance = G_MAXSIZE;
+  /* Keys are looked up by the kind of their section, and a misspelt
+   * section is compared by its kind: [calender business] is near
+   * "calendar". */
+  g_autofree char *kind = section_kind (section);
   for (gsize i = 0; i < G_N_ELEMENTS (known_keys); i++)
     {
       const char *candidate = key != NULL ? known_keys[i].key : known_keys[i].section;
-      if (key != NULL && strcmp (known_keys[i].section, section) != 0)
+      if (key != NULL && strcmp (known_keys[i].section, kind) != 0)
         continue;
-      gsize distance = edit_distance (key != NULL ? key : section, candidate);
+      gsize distance = edit_distance (key != NULL ? key : kind, candidate);
       if (distance < best_distance)
         {
           best = candidate;
@@ -218,7 +303,7 @@ pd_config_suggest (const char *section, const char *key)
         }
     }
   /* A guess further off than a third of the word is noise, not help. */
-  gsize typed = strlen (key != NULL ? key : section);
+  gsize typed = strlen (key != NULL ? key : kind);
   if (best == NULL || best_distance == 0 || best_distance > MAX (1, typed / 3))
     return NULL;
   return best;
@@ -258,6 +343,9 @@ strip_inline_comment (char *value)
   return g_strstrip (value);
 }
 
+static bool in_list (char *const *list, const char *item);
+static char *resolve_path (const char *dir, const char *value);
+
 static char **
 split_list (const char *value)
 {
@@ -294,8 +382,507 @@ valid_prefix (const char *p)
   return true;
 }
 
-pd_config_t *
-pd_config_new_default (void)
+/* A name of a calendar, plan or customer: it appears in section headers,
+ * references and reports, so it stays plain. */
+static bool
+valid_name (const char *name)
+{
+  size_t n = strlen (name);
+  if (n == 0 || n > 64)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (!g_ascii_isalnum (name[i]) && name[i] != '-' && name[i] != '_' && name[i] != '.')
+      return false;
+  return true;
+}
+
+/* The items of a list key, each checked: addresses for *addresses keys,
+ * domains otherwise. (transfer full) */
+static char **
+check_list (const char *key, const char *value, GError **err)
+{
+  bool addresses = g_str_has_suffix (key, "addresses");
+  char **list = split_list (value);
+  for (int i = 0; list[i] != NULL; i++)
+    {
+      bool ok = addresses ? valid_address (list[i])
+                          : strchr (list[i], '@') == NULL && strchr (list[i], '.') != NULL;
+      if (!ok)
+        {
+          g_autofree char *item = pd_text_short (list[i], SHOWN_CHARS);
+          g_set_error (err, PD_ERROR, PD_ERROR_CONFIG, "'%s' is not a %s", item, addresses ? "mail address" : "domain");
+          g_strfreev (list);
+          return NULL;
+        }
+    }
+  return list;
+}
+
+/* Checks one value of the kinds the SLA sections use. The error says what
+ * is wrong with the value; the caller adds file, line, section and key.
+ * *normalised is the value to keep (a file resolved against 'dir').
+ * (transfer full) */
+static bool
+check_value (const known_key_t *known, const char *dir, const char *value, char **normalised, GError **err)
+{
+  *normalised = NULL;
+  g_autofree char *shown = pd_text_short (value, SHOWN_CHARS);
+  switch (known->kind)
+    {
+    case KEY_COUNT:
+      {
+        char *end = NULL;
+        errno = 0;
+        gint64 count = g_ascii_strtoll (value, &end, 10);
+        if (errno != 0 || end == value || *end != '\0' || count < 0 || count > 1000)
+          {
+            g_set_error (err, PD_ERROR, PD_ERROR_CONFIG, "'%s' is not a whole number from 0 to 1000", shown);
+            return false;
+          }
+        break;
+      }
+    case KEY_REF:
+      if (!valid_name (value))
+        {
+          g_set_error (err, PD_ERROR, PD_ERROR_CONFIG,
+                       "'%s' is not a name (letters, digits, '.', '_' and '-')", shown);
+          return false;
+        }
+      break;
+    case KEY_ZONE:
+      if (!pd_calendar_check_zone (value, err))
+        return false;
+      break;
+    case KEY_HOURS:
+      if (!pd_calendar_check_hours (value, err))
+        return false;
+      break;
+    case KEY_DATES:
+      {
+        g_auto (GStrv) dates = split_list (value);
+        for (int i = 0; dates[i] != NULL; i++)
+          if (!pd_calendar_check_holiday (dates[i], err))
+            return false;
+        break;
+      }
+    case KEY_FILE:
+      {
+        if (*value == '\0')
+          {
+            g_set_error (err, PD_ERROR, PD_ERROR_CONFIG, "empty path");
+            return false;
+          }
+        g_autofree char *file = resolve_path (dir, value);
+        if (!pd_calendar_check_holidays_file (file, err))
+          return false;
+        *normalised = g_steal_pointer (&file);
+        return true;
+      }
+    case KEY_DURATION:
+      {
+        pd_sla_duration_t d;
+        if (!pd_sla_duration_parse (value, &d, err))
+          return false;
+        break;
+      }
+    case KEY_BOOL:
+      if (g_ascii_strcasecmp (value, "yes") != 0 && g_ascii_strcasecmp (value, "no") != 0
+          && g_ascii_strcasecmp (value, "true") != 0 && g_ascii_strcasecmp (value, "false") != 0)
+        {
+          g_set_error (err, PD_ERROR, PD_ERROR_CONFIG, "'%s' is not yes or no", shown);
+          return false;
+        }
+      break;
+    case KEY_LIST:
+      {
+        g_auto (GStrv) list = check_list (known->key, value, err);
+        if (list == NULL)
+          return false;
+        break;
+      }
+    /* Checked where they are read, in pd_config_load. */
+    case KEY_STRING:
+    case KEY_PATH:
+    case KEY_ADDRESS:
+    case KEY_PREFIX:
+    case KEY_BYTES:
+    case KEY_TRANSPORT:
+    case KEY_CHARSETS:
+      break;
+    }
+  *normalised = g_strdup (value);
+  return true;
+}
+
+/* Reads the value of 'key' in [section]: an unknown key is an error with a
+ * suggestion, an inline comment is dropped. (transfer full) */
+static char *
+read_value (GKeyFile *kf, const char *path, const char *text, const char *section, const char *key,
+            const known_key_t **known_out, GError **err)
+{
+  const known_key_t *known = find_known (section, key);
+  *known_out = known;
+  if (known == NULL)
+    {
+      const char *near = pd_config_suggest (section, key);
+      if (near != NULL)
+        set_key_error (err, path, text, section, key, "unknown key; did you mean '%s'?", near);
+      else
+        set_key_error (err, path, text, section, key, "unknown key");
+      return NULL;
+    }
+  GError *local = NULL;
+  g_autofree char *raw = g_key_file_get_string (kf, section, key, &local);
+  if (raw == NULL)
+    {
+      set_key_error (err, path, text, section, key, "%s", local->message);
+      g_error_free (local);
+      return NULL;
+    }
+  return g_strdup (strip_inline_comment (raw));
+}
+
+/* A [calendar|plan|customer NAME] section as read and checked key by key.
+ * The sections are built only when all are read, because a plan may name a
+ * calendar defined further down, and one from the file replaces the
+ * built-in section of the same name. */
+typedef struct {
+  char *section;      /* owned: as written ("calendar business"), for errors */
+  char *kind;         /* owned: "calendar", "plan" or "customer" */
+  char *name;         /* owned */
+  const char *path;   /* borrowed: the file, valid while pd_config_load runs */
+  const char *text;   /* borrowed: its text for line numbers, NULL for the built-in defaults */
+  GHashTable *values; /* owned: key -> checked value */
+} staged_t;
+
+static void
+staged_free (gpointer p)
+{
+  staged_t *st = p;
+  g_free (st->section);
+  g_free (st->kind);
+  g_free (st->name);
+  g_hash_table_unref (st->values);
+  g_free (st);
+}
+
+static bool
+stage_section (GPtrArray *stage, GKeyFile *kf, const char *section, const char *path, const char *text,
+               const char *dir, GError **err)
+{
+  g_auto (GStrv) words = g_strsplit_set (section, " \t", -1);
+  g_autoptr (GPtrArray) parts = g_ptr_array_new ();
+  for (int i = 0; words[i] != NULL; i++)
+    if (words[i][0] != '\0')
+      g_ptr_array_add (parts, words[i]);
+  const char *kind = parts->pdata[0];
+  if (parts->len == 1)
+    {
+      set_key_error (err, path, text, section, NULL, "a %s needs a name: [%s NAME]", kind, kind);
+      return false;
+    }
+  if (parts->len > 2 || !valid_name (parts->pdata[1]))
+    {
+      set_key_error (err, path, text, section, NULL,
+                     "a %s name is one word of letters, digits, '.', '_' and '-'", kind);
+      return false;
+    }
+  staged_t *st = g_new0 (staged_t, 1);
+  st->section = g_strdup (section);
+  st->kind = g_strdup (kind);
+  st->name = g_strdup (parts->pdata[1]);
+  st->path = path;
+  st->text = text;
+  st->values = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr (GPtrArray) owner = g_ptr_array_new_with_free_func (staged_free);
+  g_ptr_array_add (owner, st);
+
+  g_auto (GStrv) keys = g_key_file_get_keys (kf, section, NULL, NULL);
+  for (int k = 0; keys != NULL && keys[k] != NULL; k++)
+    {
+      const known_key_t *known;
+      g_autofree char *value = read_value (kf, path, text, section, keys[k], &known, err);
+      if (value == NULL)
+        return false;
+      GError *why = NULL;
+      char *checked = NULL;
+      if (!check_value (known, dir, value, &checked, &why))
+        {
+          set_key_error (err, path, text, section, keys[k], "%s", why->message);
+          g_error_free (why);
+          return false;
+        }
+      g_hash_table_replace (st->values, g_strdup (keys[k]), checked);
+    }
+
+  for (guint i = 0; i < stage->len; i++)
+    {
+      const staged_t *other = stage->pdata[i];
+      if (strcmp (other->kind, st->kind) == 0 && strcmp (other->name, st->name) == 0)
+        {
+          g_ptr_array_remove_index (stage, i);
+          break;
+        }
+    }
+  g_ptr_array_add (stage, g_ptr_array_steal_index (owner, 0));
+  return true;
+}
+
+static bool
+stage_builtins (GPtrArray *stage, GError **err)
+{
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  if (!g_key_file_load_from_data (kf, builtin_sections, -1, G_KEY_FILE_NONE, err))
+    return false;
+  g_auto (GStrv) groups = g_key_file_get_groups (kf, NULL);
+  for (int g = 0; groups[g] != NULL; g++)
+    if (!stage_section (stage, kf, groups[g], BUILTIN_PATH, NULL, "/", err))
+      return false;
+  return true;
+}
+
+/* g_ptr_array_sort hands over pointers to the elements. */
+static gint
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* "a, b, c": the names of what exists, for an error about what does not. */
+static char *
+known_names (GPtrArray *items, const char *(*name_of) (gconstpointer))
+{
+  g_autoptr (GPtrArray) names = g_ptr_array_new ();
+  for (guint i = 0; i < items->len; i++)
+    g_ptr_array_add (names, (gpointer) name_of (items->pdata[i]));
+  g_ptr_array_sort (names, compare_names);
+  g_ptr_array_add (names, NULL);
+  return g_strjoinv (", ", (char **) names->pdata);
+}
+
+static const char *
+calendar_name_of (gconstpointer p)
+{
+  return pd_calendar_name (p);
+}
+
+static const char *
+plan_name_of (gconstpointer p)
+{
+  return ((const pd_config_plan_t *) p)->name;
+}
+
+static void
+plan_free (gpointer p)
+{
+  pd_config_plan_t *plan = p;
+  g_free (plan->name);
+  g_free (plan);
+}
+
+static void
+customer_free (gpointer p)
+{
+  pd_config_customer_t *c = p;
+  g_free (c->name);
+  g_strfreev (c->domains);
+  g_strfreev (c->addresses);
+  g_free (c->timezone);
+  g_free (c);
+}
+
+/* Reads the four SLA targets of a plan or customer; values were checked
+ * when staged, so parsing cannot fail here. */
+static void
+read_targets (const staged_t *st, pd_sla_targets_t *sev1, pd_sla_targets_t *sev2)
+{
+  static const char *const keys[] = { "sev1_first_response", "sev1_resolution", "sev2_first_response",
+                                      "sev2_resolution" };
+  pd_sla_targets_t *targets[] = { sev1, sev1, sev2, sev2 };
+  for (int i = 0; i < 4; i++)
+    {
+      const char *value = g_hash_table_lookup (st->values, keys[i]);
+      if (value == NULL)
+        continue;
+      bool first = i % 2 == 0;
+      pd_sla_duration_t *d = first ? &targets[i]->first_response : &targets[i]->resolution;
+      if (!pd_sla_duration_parse (value, d, NULL))
+        g_assert_not_reached ();
+      if (first)
+        targets[i]->has_first_response = true;
+      else
+        targets[i]->has_resolution = true;
+    }
+}
+
+static bool
+build_calendar (pd_config_t *cfg, const staged_t *st, GError **err)
+{
+  const char *zone = g_hash_table_lookup (st->values, "timezone");
+  const char *hours = g_hash_table_lookup (st->values, "hours");
+  const char *dates = g_hash_table_lookup (st->values, "holidays");
+  const char *file = g_hash_table_lookup (st->values, "holidays_file");
+  if (zone == NULL || hours == NULL)
+    {
+      set_key_error (err, st->path, st->text, st->section, NULL,
+                     "a calendar needs timezone and hours (e.g. timezone = America/Los_Angeles, "
+                     "hours = Mon-Fri 09:00-17:00)");
+      return false;
+    }
+  g_auto (GStrv) holidays = dates != NULL ? split_list (dates) : NULL;
+  pd_calendar_t *cal = NULL;
+  GError *why = NULL;
+  if (!pd_calendar_new (st->name, zone, hours, (const char *const *) holidays, file, &cal, &why))
+    {
+      /* Each value passed its own check, so what is left is how they go
+       * together: holidays on an 'always' calendar, or holidays that leave
+       * no working day (only a yearly event of a holidays file can). */
+      const char *key = g_ascii_strcasecmp (hours, "always") == 0 && dates != NULL ? "holidays"
+                        : file != NULL                                            ? "holidays_file"
+                                                                                  : "hours";
+      set_key_error (err, st->path, st->text, st->section, key, "%s", why->message);
+      g_error_free (why);
+      return false;
+    }
+  g_ptr_array_add (cfg->calendars, cal);
+  return true;
+}
+
+static bool
+build_plan (pd_config_t *cfg, const staged_t *st, GError **err)
+{
+  const char *calendar = g_hash_table_lookup (st->values, "calendar");
+  if (calendar == NULL)
+    {
+      set_key_error (err, st->path, st->text, st->section, NULL, "a plan needs a calendar (e.g. calendar = business)");
+      return false;
+    }
+  const pd_calendar_t *cal = pd_config_calendar (cfg, calendar);
+  if (cal == NULL)
+    {
+      g_autofree char *known = known_names (cfg->calendars, calendar_name_of);
+      set_key_error (err, st->path, st->text, st->section, "calendar", "no calendar '%s' (known: %s)", calendar,
+                     known);
+      return false;
+    }
+  pd_config_plan_t *plan = g_new0 (pd_config_plan_t, 1);
+  plan->name = g_strdup (st->name);
+  plan->calendar = cal;
+  const char *oncall = g_hash_table_lookup (st->values, "oncall");
+  plan->oncall = oncall != NULL && (g_ascii_strcasecmp (oncall, "yes") == 0 || g_ascii_strcasecmp (oncall, "true") == 0);
+  read_targets (st, &plan->sev1, &plan->sev2);
+  g_ptr_array_add (cfg->plans, plan);
+  return true;
+}
+
+/* The customer other than 'self' that lists 'item' as an address or a
+ * domain, or NULL: mail from one sender must belong to one contract. */
+static const pd_config_customer_t *
+claimed_by (const pd_config_t *cfg, const pd_config_customer_t *self, const char *item, bool address)
+{
+  for (guint i = 0; i < cfg->customers->len; i++)
+    {
+      const pd_config_customer_t *c = cfg->customers->pdata[i];
+      if (c != self && in_list (address ? c->addresses : c->domains, item))
+        return c;
+    }
+  return NULL;
+}
+
+static bool
+build_customer (pd_config_t *cfg, const staged_t *st, GError **err)
+{
+  const char *domains = g_hash_table_lookup (st->values, "domains");
+  const char *addresses = g_hash_table_lookup (st->values, "addresses");
+  const char *plan_name = g_hash_table_lookup (st->values, "plan");
+  const char *zone = g_hash_table_lookup (st->values, "timezone");
+  g_autoptr (GPtrArray) owner = g_ptr_array_new_with_free_func (customer_free);
+  pd_config_customer_t *c = g_new0 (pd_config_customer_t, 1);
+  g_ptr_array_add (owner, c);
+  c->name = g_strdup (st->name);
+  c->domains = split_list (domains != NULL ? domains : "");
+  c->addresses = split_list (addresses != NULL ? addresses : "");
+  c->timezone = g_strdup (zone);
+  if (c->domains[0] == NULL && c->addresses[0] == NULL)
+    {
+      set_key_error (err, st->path, st->text, st->section, NULL,
+                     "a customer needs domains or addresses (how else would its mail be recognised?)");
+      return false;
+    }
+  c->plan = pd_config_plan (cfg, plan_name != NULL ? plan_name : cfg->default_plan);
+  if (c->plan == NULL)
+    {
+      g_autofree char *known = known_names (cfg->plans, plan_name_of);
+      set_key_error (err, st->path, st->text, st->section, "plan", "no plan '%s' (known: %s)", plan_name, known);
+      return false;
+    }
+  for (int i = 0; c->domains[i] != NULL; i++)
+    {
+      const pd_config_customer_t *other = claimed_by (cfg, c, c->domains[i], false);
+      if (other != NULL || pd_config_is_public_domain (cfg, c->domains[i]))
+        {
+          if (other != NULL)
+            set_key_error (err, st->path, st->text, st->section, "domains",
+                           "'%s' is already a domain of [customer %s]", c->domains[i], other->name);
+          else
+            set_key_error (err, st->path, st->text, st->section, "domains",
+                           "'%s' is a public mail domain (see public_domains): list the customer's addresses instead",
+                           c->domains[i]);
+          return false;
+        }
+    }
+  for (int i = 0; c->addresses[i] != NULL; i++)
+    {
+      const pd_config_customer_t *other = claimed_by (cfg, c, c->addresses[i], true);
+      if (other != NULL)
+        {
+          set_key_error (err, st->path, st->text, st->section, "addresses",
+                         "'%s' is already an address of [customer %s]", c->addresses[i], other->name);
+          return false;
+        }
+    }
+  read_targets (st, &c->sev1, &c->sev2);
+  g_ptr_array_add (cfg->customers, g_ptr_array_steal_index (owner, 0));
+  return true;
+}
+
+/* Builds calendars, then plans, then customers, so that each finds what it
+ * names; [postdesk] default_plan is checked in between, with the line of
+ * the file ('path', 'text') that set it. */
+static bool
+build_sla (pd_config_t *cfg, GPtrArray *stage, const char *path, const char *text, GError **err)
+{
+  for (guint i = 0; i < stage->len; i++)
+    {
+      const staged_t *st = stage->pdata[i];
+      if (strcmp (st->kind, "calendar") == 0 && !build_calendar (cfg, st, err))
+        return false;
+    }
+  for (guint i = 0; i < stage->len; i++)
+    {
+      const staged_t *st = stage->pdata[i];
+      if (strcmp (st->kind, "plan") == 0 && !build_plan (cfg, st, err))
+        return false;
+    }
+  if (pd_config_plan (cfg, cfg->default_plan) == NULL)
+    {
+      g_autofree char *known = known_names (cfg->plans, plan_name_of);
+      set_key_error (err, path, text, "postdesk", "default_plan", "no plan '%s' (known: %s)", cfg->default_plan,
+                     known);
+      return false;
+    }
+  for (guint i = 0; i < stage->len; i++)
+    {
+      const staged_t *st = stage->pdata[i];
+      if (strcmp (st->kind, "customer") == 0 && !build_customer (cfg, st, err))
+        return false;
+    }
+  return true;
+}
+
+/* Everything but the SLA sections, at its default. */
+static pd_config_t *
+config_base (void)
 {
   pd_config_t *cfg = g_new0 (pd_config_t, 1);
   cfg->dir = g_get_current_dir ();
@@ -310,6 +897,29 @@ pd_config_new_default (void)
   cfg->staff_addresses = g_new0 (char *, 1);
   cfg->public_domains = g_strdupv ((char **) default_public_domains);
   cfg->fallback_charsets = g_strsplit ("windows-1252", ",", -1);
+  cfg->system_addresses = g_new0 (char *, 1);
+  cfg->ack_limit_per_hour = 3;
+  cfg->ack_limit_per_day = 10;
+  cfg->default_plan = g_strdup ("self-hosted");
+  cfg->calendars = g_ptr_array_new_with_free_func ((GDestroyNotify) pd_calendar_free);
+  cfg->plans = g_ptr_array_new_with_free_func (plan_free);
+  cfg->customers = g_ptr_array_new_with_free_func (customer_free);
+  return cfg;
+}
+
+pd_config_t *
+pd_config_new_default (void)
+{
+  pd_config_t *cfg = config_base ();
+  g_autoptr (GPtrArray) stage = g_ptr_array_new_with_free_func (staged_free);
+  GError *err = NULL;
+  /* Only a missing tzdata can stop the built-in calendars; the commands
+   * that run without a file do not need them, so this is a warning. */
+  if (!stage_builtins (stage, &err) || !build_sla (cfg, stage, BUILTIN_PATH, NULL, &err))
+    {
+      g_warning ("%s", err->message);
+      g_error_free (err);
+    }
   return cfg;
 }
 
@@ -331,6 +941,15 @@ pd_config_free (pd_config_t *cfg)
   g_strfreev (cfg->staff_addresses);
   g_strfreev (cfg->public_domains);
   g_free (cfg->transport_url);
+  g_strfreev (cfg->system_addresses);
+  g_free (cfg->default_plan);
+  /* Plans borrow calendars and customers borrow plans: free the borrowers first. */
+  if (cfg->customers != NULL)
+    g_ptr_array_unref (cfg->customers);
+  if (cfg->plans != NULL)
+    g_ptr_array_unref (cfg->plans);
+  if (cfg->calendars != NULL)
+    g_ptr_array_unref (cfg->calendars);
   g_free (cfg);
 }
 
@@ -402,7 +1021,7 @@ pd_config_load (const char *path, pd_config_t **out, GError **err)
       return false;
     }
 
-  g_autoptr (pd_config_t) cfg = pd_config_new_default ();
+  g_autoptr (pd_config_t) cfg = config_base ();
   g_free (cfg->dir);
   g_autofree char *abs = g_canonicalize_filename (path, NULL);
   cfg->path = g_strdup (abs);
@@ -414,42 +1033,47 @@ pd_config_load (const char *path, pd_config_t **out, GError **err)
   g_free (cfg->templates_dir);
   cfg->templates_dir = g_build_filename (cfg->dir, "templates", NULL);
 
+  /* The built-in SLA sections come first, so that the file's sections of
+   * the same name replace them. */
+  g_autoptr (GPtrArray) stage = g_ptr_array_new_with_free_func (staged_free);
+  if (!stage_builtins (stage, err))
+    return false;
+
   g_auto (GStrv) groups = g_key_file_get_groups (kf, NULL);
   for (int g = 0; groups[g] != NULL; g++)
     {
       const char *section = groups[g];
+      g_autofree char *kind = section_kind (section);
+      if (is_named_kind (kind))
+        {
+          if (!stage_section (stage, kf, section, path, text, cfg->dir, err))
+            return false;
+          continue;
+        }
+      if (find_known (section, NULL) != NULL && strcmp (kind, section) != 0)
+        {
+          set_key_error (err, path, text, section, NULL, "[%s] takes no name (known: " KNOWN_SECTIONS ")", kind);
+          return false;
+        }
       if (find_known (section, NULL) == NULL)
         {
           const char *near = pd_config_suggest (section, NULL);
           if (near != NULL)
             set_key_error (err, path, text, section, NULL,
-                           "unknown section; did you mean [%s]? (known: [postdesk], [staff], [transport])", near);
+                           "unknown section; did you mean [%s%s]? (known: " KNOWN_SECTIONS ")", near,
+                           section + strlen (kind));
           else
-            set_key_error (err, path, text, section, NULL, "unknown section (known: [postdesk], [staff], [transport])");
+            set_key_error (err, path, text, section, NULL, "unknown section (known: " KNOWN_SECTIONS ")");
           return false;
         }
       g_auto (GStrv) keys = g_key_file_get_keys (kf, section, NULL, NULL);
       for (int k = 0; keys != NULL && keys[k] != NULL; k++)
         {
           const char *key = keys[k];
-          const known_key_t *known = find_known (section, key);
-          if (known == NULL)
-            {
-              const char *near = pd_config_suggest (section, key);
-              if (near != NULL)
-                set_key_error (err, path, text, section, key, "unknown key; did you mean '%s'?", near);
-              else
-                set_key_error (err, path, text, section, key, "unknown key");
-              return false;
-            }
-          g_autofree char *raw = g_key_file_get_string (kf, section, key, &local);
-          if (raw == NULL)
-            {
-              set_key_error (err, path, text, section, key, "%s", local->message);
-              g_error_free (local);
-              return false;
-            }
-          char *value = strip_inline_comment (raw);
+          const known_key_t *known;
+          g_autofree char *value = read_value (kf, path, text, section, key, &known, err);
+          if (value == NULL)
+            return false;
           g_autofree char *shown = pd_text_short (value, SHOWN_CHARS);
           switch (known->kind)
             {
@@ -541,23 +1165,18 @@ pd_config_load (const char *path, pd_config_t **out, GError **err)
               }
             case KEY_LIST:
               {
-                char **list = split_list (value);
-                for (int i = 0; list[i] != NULL; i++)
+                GError *why = NULL;
+                char **list = check_list (key, value, &why);
+                if (list == NULL)
                   {
-                    bool ok = strcmp (key, "addresses") == 0 ? valid_address (list[i])
-                                                              : strchr (list[i], '@') == NULL && strchr (list[i], '.') != NULL;
-                    if (!ok)
-                      {
-                        g_autofree char *item = pd_text_short (list[i], SHOWN_CHARS);
-                        set_key_error (err, path, text, section, key, "'%s' is not a %s", item,
-                                       strcmp (key, "addresses") == 0 ? "mail address" : "domain");
-                        g_strfreev (list);
-                        return false;
-                      }
+                    set_key_error (err, path, text, section, key, "%s", why->message);
+                    g_error_free (why);
+                    return false;
                   }
-                char ***slot = strcmp (section, "postdesk") == 0 ? &cfg->public_domains
-                               : strcmp (key, "domains") == 0    ? &cfg->staff_domains
-                                                                 : &cfg->staff_addresses;
+                char ***slot = strcmp (key, "public_domains") == 0     ? &cfg->public_domains
+                               : strcmp (key, "system_addresses") == 0 ? &cfg->system_addresses
+                               : strcmp (key, "domains") == 0          ? &cfg->staff_domains
+                                                                       : &cfg->staff_addresses;
                 g_strfreev (*slot);
                 *slot = list;
                 break;
@@ -577,9 +1196,34 @@ pd_config_load (const char *path, pd_config_t **out, GError **err)
                 cfg->transport_url = g_steal_pointer (&url);
                 break;
               }
+            default:
+              {
+                /* The SLA-related kinds: [postdesk] default_plan and the
+                 * acknowledgement limits. */
+                GError *why = NULL;
+                g_autofree char *checked = NULL;
+                if (!check_value (known, cfg->dir, value, &checked, &why))
+                  {
+                    set_key_error (err, path, text, section, key, "%s", why->message);
+                    g_error_free (why);
+                    return false;
+                  }
+                if (strcmp (key, "default_plan") == 0)
+                  {
+                    g_free (cfg->default_plan);
+                    cfg->default_plan = g_steal_pointer (&checked);
+                  }
+                else if (strcmp (key, "ack_limit_per_hour") == 0)
+                  cfg->ack_limit_per_hour = (int) g_ascii_strtoll (checked, NULL, 10);
+                else
+                  cfg->ack_limit_per_day = (int) g_ascii_strtoll (checked, NULL, 10);
+                break;
+              }
             }
         }
     }
+  if (!build_sla (cfg, stage, path, text, err))
+    return false;
   *out = g_steal_pointer (&cfg);
   return true;
 }
@@ -624,4 +1268,98 @@ pd_config_is_support_address (const pd_config_t *cfg, const char *address)
   return their_at != NULL && g_ascii_strcasecmp (their_at, at) == 0
          && g_ascii_strncasecmp (address, cfg->support_address, local_len) == 0
          && address[local_len] == '+';
+}
+
+bool
+pd_config_is_system_address (const pd_config_t *cfg, const char *address)
+{
+  return address != NULL && in_list (cfg->system_addresses, address);
+}
+
+const pd_calendar_t *
+pd_config_calendar (const pd_config_t *cfg, const char *name)
+{
+  for (guint i = 0; name != NULL && i < cfg->calendars->len; i++)
+    if (strcmp (pd_calendar_name (cfg->calendars->pdata[i]), name) == 0)
+      return cfg->calendars->pdata[i];
+  return NULL;
+}
+
+const pd_config_plan_t *
+pd_config_plan (const pd_config_t *cfg, const char *name)
+{
+  for (guint i = 0; name != NULL && i < cfg->plans->len; i++)
+    if (strcmp (((const pd_config_plan_t *) cfg->plans->pdata[i])->name, name) == 0)
+      return cfg->plans->pdata[i];
+  return NULL;
+}
+
+const pd_config_customer_t *
+pd_config_customer (const pd_config_t *cfg, const char *name)
+{
+  for (guint i = 0; name != NULL && i < cfg->customers->len; i++)
+    if (strcmp (((const pd_config_customer_t *) cfg->customers->pdata[i])->name, name) == 0)
+      return cfg->customers->pdata[i];
+  return NULL;
+}
+
+const pd_config_customer_t *
+pd_config_customer_for (const pd_config_t *cfg, const char *sender_address)
+{
+  if (sender_address == NULL)
+    return NULL;
+  /* An address listed by one customer wins over another's domain: a
+   * contractor at acme.com may be working for globex. */
+  for (guint i = 0; i < cfg->customers->len; i++)
+    {
+      const pd_config_customer_t *c = cfg->customers->pdata[i];
+      if (in_list (c->addresses, sender_address))
+        return c;
+    }
+  g_autofree char *domain = pd_address_domain (sender_address);
+  for (guint i = 0; domain != NULL && i < cfg->customers->len; i++)
+    {
+      const pd_config_customer_t *c = cfg->customers->pdata[i];
+      if (in_list (c->domains, domain))
+        return c;
+    }
+  return NULL;
+}
+
+static void
+apply_overrides (pd_sla_targets_t *targets, const pd_sla_targets_t *overrides)
+{
+  if (overrides->has_first_response)
+    {
+      targets->has_first_response = true;
+      targets->first_response = overrides->first_response;
+    }
+  if (overrides->has_resolution)
+    {
+      targets->has_resolution = true;
+      targets->resolution = overrides->resolution;
+    }
+}
+
+bool
+pd_config_sla_for (const pd_config_t *cfg, const char *sender_address, pd_sla_t *out)
+{
+  memset (out, 0, sizeof *out);
+  const pd_config_customer_t *customer = pd_config_customer_for (cfg, sender_address);
+  const pd_config_plan_t *plan = customer != NULL ? customer->plan : pd_config_plan (cfg, cfg->default_plan);
+  if (plan == NULL || plan->calendar == NULL)
+    return false;
+  out->customer = customer != NULL ? customer->name : NULL;
+  out->plan = plan->name;
+  out->calendar = plan->calendar;
+  out->customer_timezone = customer != NULL ? customer->timezone : NULL;
+  out->oncall = plan->oncall;
+  out->sev1 = plan->sev1;
+  out->sev2 = plan->sev2;
+  if (customer != NULL)
+    {
+      apply_overrides (&out->sev1, &customer->sev1);
+      apply_overrides (&out->sev2, &customer->sev2);
+    }
+  return true;
 }

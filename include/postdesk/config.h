@@ -8,6 +8,27 @@
 #define POSTDESK_CONFIG_H
 
 #include "postdesk/common.h"
+#include "postdesk/sla.h"
+
+/* A [plan NAME] section: the calendar an SLA is counted on and its targets. */
+typedef struct {
+  char *name;                    /* owned */
+  const pd_calendar_t *calendar; /* borrowed from pd_config_t.calendars */
+  bool oncall;                   /* on-call support outside working hours (read, not yet acted on) */
+  pd_sla_targets_t sev1;         /* a target the plan does not set has its has_* false */
+  pd_sla_targets_t sev2;
+} pd_config_plan_t;
+
+/* A [customer NAME] section: who the customer's people are and their contract. */
+typedef struct {
+  char *name;                   /* owned */
+  char **domains;               /* owned, NULL-terminated, lower-case */
+  char **addresses;             /* owned, NULL-terminated, lower-case */
+  const pd_config_plan_t *plan; /* borrowed from pd_config_t.plans */
+  char *timezone;               /* owned, or NULL: deadlines are also shown in this zone */
+  pd_sla_targets_t sev1;        /* per-contract overrides: each target with its has_* set */
+  pd_sla_targets_t sev2;        /* replaces the plan's */
+} pd_config_customer_t;
 
 typedef struct pd_config {
   char *path;              /* owned: absolute path of the file read, or NULL for defaults */
@@ -25,6 +46,13 @@ typedef struct pd_config {
   char *transport_url;     /* owned: [transport] url with its path made absolute
                             * (pd_transport_url_check), NULL when not set */
   char **fallback_charsets; /* owned, NULL-terminated: how text mislabelled UTF-8 is read */
+  char **system_addresses; /* owned, NULL-terminated, lower-case: never acknowledged */
+  int ack_limit_per_hour;  /* acknowledgements one sender may receive in an hour */
+  int ack_limit_per_day;   /* ... and in a day */
+  char *default_plan;      /* owned: the plan of senders of no configured customer */
+  GPtrArray *calendars;    /* owned: pd_calendar_t, built-in ones first, each name once */
+  GPtrArray *plans;        /* owned: pd_config_plan_t, each name once */
+  GPtrArray *customers;    /* owned: pd_config_customer_t, each name once */
 } pd_config_t;
 
 /* Finds the configuration file: 'explicit_path' (from --config) if given,
@@ -58,5 +86,27 @@ bool pd_config_is_public_domain (const pd_config_t *cfg, const char *domain);
 
 /* True when 'address' is the support address itself or a plus-address of it. */
 bool pd_config_is_support_address (const pd_config_t *cfg, const char *address);
+
+/* True when 'address' is listed in [postdesk] system_addresses. */
+bool pd_config_is_system_address (const pd_config_t *cfg, const char *address);
+
+/* The calendar, plan or customer of that name, or NULL.
+ * (borrowed: valid while 'cfg' lives) */
+const pd_calendar_t *pd_config_calendar (const pd_config_t *cfg, const char *name);
+const pd_config_plan_t *pd_config_plan (const pd_config_t *cfg, const char *name);
+const pd_config_customer_t *pd_config_customer (const pd_config_t *cfg, const char *name);
+
+/* The customer 'sender_address' belongs to: the one listing the address
+ * itself, else the one listing its domain (both case-insensitive; a
+ * subdomain is not included), else NULL. (borrowed: valid while 'cfg' lives) */
+const pd_config_customer_t *pd_config_customer_for (const pd_config_t *cfg, const char *sender_address);
+
+/* The SLA for mail from 'sender_address' (may be NULL: no customer): the
+ * customer's plan with the customer's overrides applied, or the default
+ * plan for a sender of no configured customer. Every pointer in *out is
+ * borrowed from 'cfg'. False, with *out zeroed, only when the plan or its
+ * calendar is missing, which a configuration from pd_config_load never
+ * allows (a built-in calendar needs tzdata; pd_config_new_default warns). */
+bool pd_config_sla_for (const pd_config_t *cfg, const char *sender_address, pd_sla_t *out);
 
 #endif

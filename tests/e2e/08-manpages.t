@@ -116,9 +116,9 @@ check_json "outbox list --json" "$(for k in $outbox_keys; do printf '{"%s":0}\n'
 # ---- postdesk.conf(5): keys, example, public domains ---------------------
 # "section key" for every key in examples/postdesk.conf (a commented-out
 # key too) and every key config.c knows.
-example_keys=$(awk '/^\[[a-z]+\]$/ { s = substr($0, 2, length($0) - 2); next }
-                    match($0, /^#?[a-z_]+ *=/) { k = substr($0, 1, RLENGTH); sub(/^#/, "", k); sub(/ *=$/, "", k); print s, k }' "$EXAMPLE")
-code_keys=$(grep -oE '\{ "[a-z]+", "[a-z_]+", KEY_[A-Z]+ \}' "$CONFIG_C" | awk -F'"' '{ print $2, $4 }')
+example_keys=$(awk '/^\[[a-z]+( [a-z0-9._-]+)?\]$/ { s = substr($0, 2, length($0) - 2); sub(/ .*/, "", s); next }
+                    match($0, /^#?[a-z0-9_]+ *=/) { k = substr($0, 1, RLENGTH); sub(/^#/, "", k); sub(/ *=$/, "", k); print s, k }' "$EXAMPLE")
+code_keys=$(grep -oE '\{ "[a-z]+", "[a-z0-9_]+", KEY_[A-Z]+ \}' "$CONFIG_C" | awk -F'"' '{ print $2, $4 }')
 [ -n "$code_keys" ]; ok $? "config.c's known keys are found"
 while read -r sec key; do
   [ -n "$key" ] || continue
@@ -128,13 +128,13 @@ done <<< "$(printf '%s\n%s\n' "$example_keys" "$code_keys" | sort -u)"
 
 # And the other way round: every key the page documents exists.
 for sec in $(printf '%s\n' "$code_keys" | awk '{ print $1 }' | sort -u); do
-  for key in $(section "$T/man5.txt" "SECTION [$sec]" | grep -oE '^       [a-z_]+ \(' | grep -oE '[a-z_]+'); do
+  for key in $(section "$T/man5.txt" "SECTION [$sec]" | grep -oE '^       [a-z0-9_]+ \(' | grep -oE '[a-z0-9_]+'); do
     printf '%s\n' "$code_keys" | grep -qxF "$sec $key"; ok $? "[$sec] $key in postdesk.conf.5 is a real key"
   done
 done
 
 # The EXAMPLE shows the settings of examples/postdesk.conf, line for line.
-settings () { grep -E '^(\[[a-z]+\]|#?[a-z_]+ *=.*)$'; }
+settings () { grep -E '^(#?\[[a-z]+( [a-z0-9._-]+)?\]|#?[a-z0-9_]+ *=.*)$'; }
 is "$(awk '/^\.SH EXAMPLE/ { on = 1 } on && /^\.EX/ { ex = 1; next } ex && /^\.EE/ { exit } ex' "$MAN5" | sed 's/\\-/-/g' | settings)" \
    "$(settings < "$EXAMPLE")" "the EXAMPLE in postdesk.conf.5 matches examples/postdesk.conf"
 
