@@ -1000,15 +1000,16 @@ returned_message_id (GMimeObject *returned, const pd_message_t *msg)
 void
 pd_mime_detect_bounce (GMimeMessage *message, pd_message_t *msg)
 {
-  tree_t tree = { 0 };
-  scan_tree (g_mime_message_get_mime_part (message), &tree);
-
   return_path_t rp = return_path_kind (msg);
   bool mail_system = sender_is_mail_system (message)
                      || pd_message_header (msg, "X-MS-Exchange-Message-Is-Ndr") != NULL;
-  /* A person's mail, with whatever it quotes or attaches. */
+  /* A person's mail, with whatever it quotes or attaches: most mail stops
+   * here, before the tree is walked. */
   if (rp == RETURN_PATH_REAL && !mail_system)
     return;
+
+  tree_t tree = { 0 };
+  scan_tree (g_mime_message_get_mime_part (message), &tree);
 
   pd_bounce_detail_t *detail = g_new0 (pd_bounce_detail_t, 1);
   report_verdict_t verdict = REPORT_NONE;
