@@ -25,6 +25,18 @@ pd_attachment_free (pd_attachment_t *att)
   g_free (att);
 }
 
+void
+pd_bounce_detail_free (pd_bounce_detail_t *detail)
+{
+  if (detail == NULL)
+    return;
+  g_free (detail->recipient);
+  g_free (detail->status);
+  g_free (detail->diagnostic);
+  g_free (detail->original_message_id);
+  g_free (detail);
+}
+
 static void
 header_free (pd_header_t *h)
 {
@@ -51,6 +63,7 @@ pd_message_free (pd_message_t *msg)
   g_clear_pointer (&msg->attachments, g_ptr_array_unref);
   g_clear_pointer (&msg->headers, g_ptr_array_unref);
   g_free (msg->bounced_message_id);
+  pd_bounce_detail_free (msg->bounce_detail);
   g_free (msg);
 }
 

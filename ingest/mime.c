@@ -19,6 +19,7 @@
 #define _GNU_SOURCE
 
 #include "postdesk/mime.h"
+#include "mime_detect.h"
 
 #include <errno.h>
 #include <gmime/gmime.h>
@@ -769,20 +770,6 @@ has_header (GMimeMessage *message, const char *name)
   return g_mime_header_list_contains (g_mime_object_get_header_list (GMIME_OBJECT (message)), name);
 }
 
-/* RFC 3834 and the vendor headers that mark an automatic reply. Microsoft's
- * X-Auto-Response-Suppress is deliberately not one: Outlook puts it on
- * ordinary mail sent to distribution lists. */
-static bool
-is_auto_reply (GMimeMessage *message)
-{
-  const char *submitted = g_mime_object_get_header (GMIME_OBJECT (message), "Auto-Submitted");
-  if (submitted != NULL && !token_is (submitted, "no"))
-    return true;
-  if (has_header (message, "X-Autoreply") || has_header (message, "X-Autorespond"))
-    return true;
-  return token_is (g_mime_object_get_header (GMIME_OBJECT (message), "Precedence"), "auto_reply");
-}
-
 static bool
 is_bulk (GMimeMessage *message)
 {
@@ -951,10 +938,6 @@ typedef struct {
   GString *notes;           /* owned: "[postdesk] ..." lines for the end of the body */
   GString *extra_text;      /* owned: text found in containers (winmail.dat) */
   const char *encrypted;    /* static: "PGP/MIME" or "S/MIME" when the message is encrypted */
-  bool dsn_report;          /* a multipart/report; report-type=delivery-status */
-  bool dsn_part;            /* a message/delivery-status part */
-  GMimeObject *returned;    /* borrowed: the first attached message or header
-                               block, where a bounce keeps the original */
 } parse_t;
 
 static char *part_text (GMimePart *part);
@@ -1312,12 +1295,6 @@ visit_leaf (parse_t *ctx, GMimePart *part)
       body->named_text = part;
       body->named_index = ctx->msg->attachments->len;
     }
-  if (type_is (obj, "message", "delivery-status") || type_is (obj, "message", "global-delivery-status"))
-    ctx->dsn_part = true;
-  if (ctx->returned == NULL
-      && (type_is (obj, "text", "rfc822-headers") || type_is (obj, "message", "global-headers")
-          || type_is (obj, "message", "rfc822") || type_is (obj, "message", "global")))
-    ctx->returned = obj;
 
   /* Other inline text (a second text/plain, text/calendar, the headers of a
    * returned message) is neither the body nor an attachment; everything
@@ -1349,14 +1326,6 @@ walk_parts (parse_t *ctx, GMimeObject *top)
 
       if (GMIME_IS_MULTIPART (obj))
         {
-          if (type_is (obj, "multipart", "report"))
-            {
-              /* Read as a parameter: never g_mime_multipart_get_boundary() or
-               * anything else that re-encodes the Content-Type. */
-              const char *report = g_mime_object_get_content_type_parameter (obj, "report-type");
-              if (report != NULL && g_ascii_strcasecmp (report, "delivery-status") == 0)
-                ctx->dsn_report = true;
-            }
           if (type_is (obj, "multipart", "encrypted"))
             ctx->encrypted = "PGP/MIME";
           /* GMime keeps the content of a multipart without a boundary as
@@ -1384,8 +1353,6 @@ walk_parts (parse_t *ctx, GMimeObject *top)
         }
       else if (GMIME_IS_MESSAGE_PART (obj))
         {
-          if (ctx->returned == NULL)
-            ctx->returned = obj;
           add_message_attachment (ctx, GMIME_MESSAGE_PART (obj), item.parent);
           queue_forward (ctx, GMIME_MESSAGE_PART (obj), item.parent);
         }
@@ -1507,105 +1474,6 @@ part_text (GMimePart *part)
     memmove (text, text + 3, strlen (text + 3) + 1);
   normalise_newlines (text);
   return text;
-}
-
-/* ---- Bounces -------------------------------------------------------------- */
-
-/* Subjects the common MTAs give their failure notices, matched as prefixes
- * without regard to case: Postfix, Gmail, Exim, Exchange, Sendmail, qmail.
- * They count only together with a null Return-Path or a MAILER-DAEMON /
- * postmaster sender, so a customer writing "Undeliverable: ..." is safe. */
-static const char *const failure_subjects[] = {
-  "Undelivered Mail Returned to Sender",
-  "Delivery Status Notification (Failure)",
-  "Mail delivery failed",
-  "Undeliverable:",
-  "Returned mail:",
-  "failure notice",
-};
-
-static bool
-subject_says_failure (const char *subject)
-{
-  for (gsize i = 0; i < G_N_ELEMENTS (failure_subjects); i++)
-    if (g_ascii_strncasecmp (subject, failure_subjects[i], strlen (failure_subjects[i])) == 0)
-      return true;
-  return false;
-}
-
-/* A From of MAILER-DAEMON or postmaster, with or without a domain (local
- * delivery often writes a bare "MAILER-DAEMON"). */
-static bool
-sender_is_daemon (InternetAddressList *from)
-{
-  int n = from != NULL ? internet_address_list_length (from) : 0;
-  for (int i = 0; i < n; i++)
-    {
-      InternetAddress *ia = internet_address_list_get_address (from, i);
-      if (!INTERNET_ADDRESS_IS_MAILBOX (ia))
-        continue;
-      const char *addr = internet_address_mailbox_get_addr (INTERNET_ADDRESS_MAILBOX (ia));
-      if (addr == NULL)
-        continue;
-      gsize local = strcspn (addr, "@");
-      if ((local == 13 && g_ascii_strncasecmp (addr, "mailer-daemon", 13) == 0)
-          || (local == 10 && g_ascii_strncasecmp (addr, "postmaster", 10) == 0))
-        return true;
-    }
-  return false;
-}
-
-static bool
-return_path_is_null (GMimeMessage *message)
-{
-  const char *rp = g_mime_object_get_header (GMIME_OBJECT (message), "Return-Path");
-  if (rp == NULL)
-    return false;
-  g_autofree char *squeezed = g_strdup (rp);
-  gsize w = 0;
-  for (gsize r = 0; squeezed[r] != '\0'; r++)
-    if (!g_ascii_isspace (squeezed[r]))
-      squeezed[w++] = squeezed[r];
-  squeezed[w] = '\0';
-  return strcmp (squeezed, "<>") == 0;
-}
-
-/* The Message-ID in a block of header text (a text/rfc822-headers part, or a
- * returned message GMime kept encoded), read by a second small parse. */
-static char *
-message_id_from_header_text (const guint8 *text, gsize len)
-{
-  while (len > 0 && (*text == '\r' || *text == '\n'))
-    {
-      text++;
-      len--;
-    }
-  if (len == 0)
-    return NULL;
-  g_autoptr (GMimeStream) stream = g_mime_stream_mem_new_with_buffer ((const char *) text, len);
-  g_autoptr (GMimeParser) parser = g_mime_parser_new_with_stream (stream);
-  g_mime_parser_set_format (parser, GMIME_FORMAT_MESSAGE);
-  g_autoptr (GMimeMessage) message = g_mime_parser_construct_message (parser, parser_options);
-  if (message == NULL)
-    return NULL;
-  return clean_message_id (g_mime_message_get_message_id (message), false);
-}
-
-static char *
-returned_message_id (GMimeObject *returned)
-{
-  if (returned == NULL)
-    return NULL;
-  if (GMIME_IS_MESSAGE_PART (returned))
-    {
-      GMimeMessage *embedded = g_mime_message_part_get_message (GMIME_MESSAGE_PART (returned));
-      return embedded != NULL ? clean_message_id (g_mime_message_get_message_id (embedded), false) : NULL;
-    }
-  if (!GMIME_IS_PART (returned))
-    return NULL;
-  g_autoptr (GByteArray) bytes = g_byte_array_new ();
-  decode_content (GMIME_PART (returned), bytes, PD_MIME_MAX_HEADER_BYTES);
-  return message_id_from_header_text (bytes->data, bytes->len);
 }
 
 /* ---- The pre-pass ---------------------------------------------------------- */
@@ -2186,7 +2054,7 @@ fill_message (pd_message_t *msg, GMimeMessage *message, const char *raw, gsize l
         add_envelope_address (msg->envelope_to, envelope_seen, h->value);
     }
 
-  msg->auto_reply = is_auto_reply (message);
+  msg->auto_reply = pd_mime_headers_say_auto_reply (msg);
   msg->bulk = is_bulk (message);
 
   body_parts_t top = { 0 };
@@ -2223,11 +2091,8 @@ fill_message (pd_message_t *msg, GMimeMessage *message, const char *raw, gsize l
   g_array_unref (ctx.forwards);
   g_array_unref (ctx.multiparts);
 
-  bool failure = ctx.dsn_part || subject_says_failure (msg->subject);
-  msg->bounce = ctx.dsn_report
-                || ((return_path_is_null (message) || sender_is_daemon (from)) && failure);
-  if (msg->bounce)
-    msg->bounced_message_id = returned_message_id (ctx.returned);
+  /* Last: it reads the body and the headers filled in above. */
+  pd_mime_detect_bounce (message, msg);
 }
 
 pd_message_t *

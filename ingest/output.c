@@ -114,6 +114,24 @@ add_bool (JsonBuilder *b, const char *name, bool value)
   json_builder_add_boolean_value (b, value);
 }
 
+/* What a delivery-failure report says; null when the message is not one. */
+static void
+add_bounce_detail (JsonBuilder *b, const pd_bounce_detail_t *d)
+{
+  json_builder_set_member_name (b, "bounce_detail");
+  if (d == NULL)
+    {
+      json_builder_add_null_value (b);
+      return;
+    }
+  json_builder_begin_object (b);
+  add_string (b, "recipient", d->recipient);
+  add_string (b, "status", d->status);
+  add_string (b, "diagnostic", d->diagnostic);
+  add_string (b, "original_message_id", d->original_message_id);
+  json_builder_end_object (b);
+}
+
 JsonNode *
 pd_json_parsed_message (const pd_message_t *msg)
 {
@@ -137,6 +155,7 @@ pd_json_parsed_message (const pd_message_t *msg)
   add_bool (b, "auto_reply", msg->auto_reply);
   add_bool (b, "bulk", msg->bulk);
   add_bool (b, "bounce", msg->bounce);
+  add_bounce_detail (b, msg->bounce_detail);
   json_builder_end_object (b);
   return json_builder_get_root (b);
 }
@@ -380,6 +399,20 @@ pd_print_parsed_message (const pd_message_t *msg)
   if (flags->len > 0)
     printf ("Flags:%s\n", flags->str);
   g_string_free (flags, TRUE);
+  const pd_bounce_detail_t *d = msg->bounce_detail;
+  if (d != NULL)
+    {
+      /* Each part came from the mail: shown like message text. */
+      g_autofree char *rcpt = pd_text_line (d->recipient != NULL ? d->recipient : "unknown recipient");
+      g_autofree char *status = pd_text_line (d->status != NULL ? d->status : "no status");
+      g_autofree char *diag = d->diagnostic != NULL ? pd_text_line (d->diagnostic) : NULL;
+      printf ("Bounce: %s (%s)%s%s\n", rcpt, status, diag != NULL ? ": " : "", diag != NULL ? diag : "");
+      if (d->original_message_id != NULL)
+        {
+          g_autofree char *id = pd_text_line (d->original_message_id);
+          printf ("Bounced-Message-ID: %s\n", id);
+        }
+    }
   print_attachments (msg->attachments);
   print_body (msg->body_text);
 }

@@ -314,6 +314,9 @@ classify (pd_pipeline_t *p, prepared_t *m)
   pd_rules_classify (pd_reload_ref_value (ref), m->msg, &m->cls);
   pd_reload_ref_release (ref);
   m->classified = true;
+  /* A rule's auto-reply action marks the message before kind_of reads it. */
+  if (m->cls.auto_reply)
+    m->msg->auto_reply = true;
 }
 
 static prepared_t *

@@ -108,6 +108,7 @@ typedef struct {
   int severity;         /* 1 or 2; 0 when the rule sets none */
   GPtrArray *tags;      /* owned, of char* */
   bool no_ack;
+  bool auto_reply;      /* the auto-reply action: the message is an automatic reply */
   bool stop;
   gint64 prof_ns;       /* atomically updated while profiling */
   gint64 prof_evals;
@@ -1256,7 +1257,7 @@ parse_action (parser_t *ps, const char *kw, const char *kw_end)
   const char *arg = skip_space (kw_end);
   rule_t *r = ps->current;
 #define KW(s) (kwlen == strlen (s) && strncmp (kw, s, kwlen) == 0)
-  if (!(KW ("severity") || KW ("tag") || KW ("no-ack") || KW ("stop") || KW ("match")))
+  if (!(KW ("severity") || KW ("tag") || KW ("no-ack") || KW ("auto-reply") || KW ("stop") || KW ("match")))
     {
       for (gsize i = 0; i < G_N_ELEMENTS (field_names); i++)
         if (KW (field_names[i].name) || (kwlen > 7 && strncmp (kw, "header:", 7) == 0)
@@ -1265,7 +1266,7 @@ parse_action (parser_t *ps, const char *kw, const char *kw_end)
             problem (ps, arg, "expected '~' or '!~' and a pattern after the field");
             return;
           }
-      problem (ps, kw, "unknown action '%.*s' (expected severity, tag, no-ack, stop or match, "
+      problem (ps, kw, "unknown action '%.*s' (expected severity, tag, no-ack, auto-reply, stop or match, "
                "or a condition FIELD ~ PATTERN)", (int) kwlen, kw);
       return;
     }
@@ -1329,6 +1330,8 @@ parse_action (parser_t *ps, const char *kw, const char *kw_end)
     problem (ps, arg, "'%.*s' takes no argument", (int) kwlen, kw);
   else if (KW ("no-ack"))
     r->no_ack = true;
+  else if (KW ("auto-reply"))
+    r->auto_reply = true;
   else
     r->stop = true;
 #undef KW
@@ -1379,7 +1382,7 @@ parse_text (parser_t *ps, const char *path, const char *file, const char *text)
        * action keyword (a tag cannot contain '~' anyway). */
       const char *tilde = strchr (s, '~');
       bool action_kw = false;
-      static const char *const actions[] = { "severity", "tag", "no-ack", "stop", "match" };
+      static const char *const actions[] = { "severity", "tag", "no-ack", "auto-reply", "stop", "match" };
       for (gsize i = 0; i < G_N_ELEMENTS (actions); i++)
         action_kw = action_kw || ((gsize) (kw_end - s) == strlen (actions[i]) && strncmp (s, actions[i], kw_end - s) == 0);
       if (tilde != NULL && !action_kw)
@@ -2052,6 +2055,7 @@ pd_rules_classify (const pd_rules_t *rules, const pd_message_t *msg, pd_classifi
             g_ptr_array_add (out->tags, g_strdup (r->tags->pdata[t]));
         }
       out->no_ack = out->no_ack || r->no_ack;
+      out->auto_reply = out->auto_reply || r->auto_reply;
       if (r->stop)
         break;
     }

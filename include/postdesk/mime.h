@@ -98,6 +98,23 @@ typedef struct {
   GBytes *content;  /* owned; NULL unless PD_MIME_WANT_CONTENT was given */
 } pd_attachment_t;
 
+/* What a delivery-failure report says about the mail that failed. Each
+ * field is read from the machine-readable report (message/delivery-status,
+ * message/feedback-report) when there is one, else from the text the mail
+ * server wrote; any of them may be missing from a given report. */
+typedef struct {
+  char *recipient;            /* owned: the address that failed, e.g.
+                                 "nobody@customer.example"; NULL when not found */
+  char *status;               /* owned: the enhanced status code, e.g. "5.1.1";
+                                 NULL when not found */
+  char *diagnostic;           /* owned, one line of UTF-8: what the receiving
+                                 server said; NULL when not found */
+  char *original_message_id;  /* owned, without <>: the Message-ID of the
+                                 returned message; NULL when not found */
+} pd_bounce_detail_t;
+
+void pd_bounce_detail_free (pd_bounce_detail_t *detail);  /* NULL-safe */
+
 typedef struct {
   char *message_id;           /* owned, without <>; never NULL */
   bool message_id_synthetic;  /* true when the message had none and the id
@@ -114,11 +131,14 @@ typedef struct {
   char *body_text;            /* owned: the readable body; "" when there is none */
   GPtrArray *attachments;     /* owned, of pd_attachment_t* */
   GPtrArray *headers;         /* owned, of pd_header_t*: the top-level headers in order */
-  bool auto_reply;            /* RFC 3834 and vendor auto-reply markers */
+  bool auto_reply;            /* RFC 3834 and vendor auto-reply markers
+                                 (mime_auto.c); the rules' auto-reply action
+                                 can set it too (rules/auto-reply.rules) */
   bool bulk;                  /* Precedence bulk/junk/list, List-Id, List-Unsubscribe */
-  bool bounce;                /* a delivery status notification */
+  bool bounce;                /* a delivery-failure report (mime_bounce.c) */
   char *bounced_message_id;   /* owned: for a bounce, the Message-ID of the returned
                                  message when it can be found; else NULL */
+  pd_bounce_detail_t *bounce_detail;  /* owned: non-NULL exactly when bounce */
 } pd_message_t;
 
 typedef enum {
@@ -172,6 +192,13 @@ char *pd_html_to_text (const char *html, gsize len);
  * wire); without one, valid UTF-8 stays as it is and anything else is read
  * as windows-1252. What cannot be converted becomes U+FFFD. (transfer full) */
 char *pd_text_to_utf8 (const char *bytes, gsize len, const char *charset);
+
+/* Whether the headers of 'msg' mark it an automatic reply by RFC 3834 or
+ * a header every vendor agrees on (Auto-Submitted other than "no",
+ * X-Autoreply, X-Autorespond, Precedence: auto_reply). Subjects and the
+ * vendor headers that need judgement are rules (rules/auto-reply.rules).
+ * (mime_auto.c) */
+bool pd_mime_headers_say_auto_reply (const pd_message_t *msg);
 
 /* Appends a header to msg->headers (copies both strings). */
 void pd_message_add_header (pd_message_t *msg, const char *name, const char *value);

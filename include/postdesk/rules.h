@@ -60,6 +60,8 @@ typedef struct {
   GPtrArray *tags;      /* owned, of char*: the matched rules' tags, each once,
                            in order of first appearance */
   bool no_ack;          /* a matched rule said no-ack */
+  bool auto_reply;      /* a matched rule said auto-reply: the message is an
+                           automatic reply (rules/auto-reply.rules) */
   guint cut_off;        /* matches abandoned at the match limit (counted as
                            not matching; each rule is logged once) */
 } pd_classification_t;

@@ -157,7 +157,7 @@ fields=$(sed -n '/^} field_names\[\] = {/,/^};/p' "$RULES_C" | grep -oE '"[a-z-]
 for f in $fields header; do
   has "$(section "$T/rules5.txt" "CONDITIONS")" "$f"; ok $? "postdesk-rules.5 documents the field $f"
 done
-for a in severity tag no-ack stop match; do
+for a in severity tag no-ack auto-reply stop match; do
   has "$(section "$T/rules5.txt" "ACTIONS")" "$a"; ok $? "postdesk-rules.5 documents the action $a"
 done
 done_testing

@@ -9,7 +9,7 @@ keys () { jq -r "$1 | keys_unsorted | join(\",\")"; }
 
 p=$(pd parse --json "$POSTDESK_SRC/examples/mail/02-production-down-logs.eml")
 is "$(echo "$p" | keys .)" \
-   "message_id,from,to,cc,reply_to,subject,date,in_reply_to,references,body_text,attachments,auto_reply,bulk,bounce" \
+   "message_id,from,to,cc,reply_to,subject,date,in_reply_to,references,body_text,attachments,auto_reply,bulk,bounce,bounce_detail" \
    "parse --json: the contract's fields, in order"
 is "$(echo "$p" | keys .from)" "name,address" "parse --json: from is {name, address}"
 is "$(echo "$p" | keys '.to[0]')" "name,address" "parse --json: to is a list of {name, address}"

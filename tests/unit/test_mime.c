@@ -845,8 +845,9 @@ test_bounce_mailer_daemon (void)
   g_autoptr (pd_message_t) msg = parse_corpus ("bounce-mailer-daemon.eml", 0);
   /* No multipart/report: a null Return-Path plus the Exim subject. */
   g_assert_true (msg->bounce);
-  /* The original is quoted in the text, not attached: not found. */
-  g_assert_null (msg->bounced_message_id);
+  /* The original is quoted in the text, not attached: its Message-ID is
+   * read from the copy below Exim's "This is a copy of the message" line. */
+  g_assert_cmpstr (msg->bounced_message_id, ==, "ticket-1061-1@helpdesk.example.com");
   g_assert_cmpstr (msg->from->address, ==, "mailer-daemon@mail.customer.example");
 }
 

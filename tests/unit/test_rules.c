@@ -118,7 +118,7 @@ static void
 test_unknown_action (void)
 {
   assert_problems ("rule a\n  subject ~ /x/\n  escalate now\n",
-                   "t.rules:3:3: unknown action 'escalate' (expected severity, tag, no-ack, stop or "
+                   "t.rules:3:3: unknown action 'escalate' (expected severity, tag, no-ack, auto-reply, stop or "
                    "match, or a condition FIELD ~ PATTERN)");
 }
 
@@ -213,7 +213,7 @@ test_every_problem_is_reported_in_one_run (void)
                    "t.rules:3:12: severity out of range: '7' (expected 1 or 2)\n"
                    "t.rules:4:6: duplicate rule name 'a' (first defined at t.rules:1)\n"
                    "t.rules:5:12: bad pattern: missing closing parenthesis\n"
-                   "t.rules:8:3: unknown action 'shout' (expected severity, tag, no-ack, stop or match, "
+                   "t.rules:8:3: unknown action 'shout' (expected severity, tag, no-ack, auto-reply, stop or match, "
                    "or a condition FIELD ~ PATTERN)");
 }
 
@@ -314,6 +314,31 @@ test_stop_ends_the_evaluation (void)
   g_assert_cmpstr (names, ==, "list");
   g_assert_true (c.no_ack);
   pd_classification_clear (&c);
+}
+
+/* The auto-reply action marks the message, and only when its rule
+ * matched; it sets no severity and does not stop later rules. */
+static void
+test_auto_reply_action_marks_only_matching_mail (void)
+{
+  g_autoptr (pd_rules_t) rules = rules_from ("rule vacation\n  subject ~ /^out of office:/\n  auto-reply\n"
+                                             "rule outage\n  body ~ outage\n  severity 1\n");
+  g_autoptr (pd_message_t) away = message ("Out of Office: back on Monday", "During the outage call Sam.");
+  pd_classification_t c;
+  g_assert_cmpint (pd_rules_classify (rules, away, &c), ==, 1);
+  g_assert_true (c.auto_reply);
+  g_assert_false (c.no_ack);
+  g_autofree char *names = matched (&c);
+  g_assert_cmpstr (names, ==, "vacation outage");
+  pd_classification_clear (&c);
+
+  g_autoptr (pd_message_t) human = message ("Our out of office replies are broken", "");
+  pd_rules_classify (rules, human, &c);
+  g_assert_false (c.auto_reply);
+  pd_classification_clear (&c);
+
+  /* Like no-ack and stop, it takes no argument. */
+  assert_problems ("rule a\n  subject ~ /x/\n  auto-reply yes\n", "t.rules:3:14: 'auto-reply' takes no argument");
 }
 
 static void
@@ -756,6 +781,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rules/eval/default", test_no_rule_means_severity_2);
   g_test_add_func ("/rules/eval/stop", test_stop_ends_the_evaluation);
   g_test_add_func ("/rules/eval/all-any", test_all_needs_every_condition_any_needs_one);
+  g_test_add_func ("/rules/eval/auto-reply", test_auto_reply_action_marks_only_matching_mail);
   g_test_add_func ("/rules/eval/negation", test_negation_holds_when_no_field_matches);
   g_test_add_func ("/rules/eval/fields", test_header_from_and_attachment_conditions);
   g_test_add_func ("/rules/eval/phrases", test_plain_phrases_match_as_phrases);
