@@ -2,6 +2,7 @@
  * configuration, the database, error reporting. */
 #include "postdesk/cmd.h"
 #include "postdesk/rules.h"
+#include "postdesk/template.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,20 +144,35 @@ pd_cmd_ticket_id (const char *text, const char *prefix, char **ref)
   return (gint64) n;
 }
 
-pd_reloadable_t *
-pd_cmd_load_rules (const pd_config_t *cfg, int *status)
+/* Loads a folder of files a command cannot run without, printing every
+ * problem, one per line, as the check commands print them: postdesk never
+ * runs with half a rule set or template set, or none. */
+static pd_reloadable_t *
+load_folder (const char *dir, pd_reload_load_fn load, GDestroyNotify free_value, const char *what,
+             int *status)
 {
   GError *err = NULL;
-  pd_reloadable_t *rules = NULL;
+  pd_reloadable_t *holder = NULL;
   *status = 0;
-  if (pd_reloadable_new (cfg->rules_dir, pd_rules_reload_load, (GDestroyNotify) pd_rules_free,
-                         &rules, &err))
-    return rules;
-  /* Every problem, one per line, as 'postdesk rules check' prints them:
-   * postdesk never runs with half a rule set or none. */
-  fprintf (stderr, "postdesk: the severity rules in %s have problems; nothing was ingested:\n%s\n",
-           cfg->rules_dir, err->message);
+  if (pd_reloadable_new (dir, load, free_value, &holder, &err))
+    return holder;
+  fprintf (stderr, "postdesk: the %s in %s have problems; nothing was ingested:\n%s\n", what, dir,
+           err->message);
   *status = 2;
   g_error_free (err);
   return NULL;
+}
+
+pd_reloadable_t *
+pd_cmd_load_rules (const pd_config_t *cfg, int *status)
+{
+  return load_folder (cfg->rules_dir, pd_rules_reload_load, (GDestroyNotify) pd_rules_free,
+                      "severity rules", status);
+}
+
+pd_reloadable_t *
+pd_cmd_load_templates (const pd_config_t *cfg, int *status)
+{
+  return load_folder (cfg->templates_dir, pd_templates_reload_load, (GDestroyNotify) pd_templates_free,
+                      "templates", status);
 }

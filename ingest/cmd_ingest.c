@@ -95,7 +95,7 @@ int
 pd_cmd_ingest (const pd_global_t *g, int argc, char **argv)
 {
   char *mailbox = NULL, *received = NULL;
-  gboolean quiet = FALSE;
+  gboolean quiet = FALSE, no_ack = FALSE;
   GOptionEntry entries[] = {
     { "mailbox", 0, 0, G_OPTION_ARG_STRING, &mailbox, "record the messages as coming from mailbox NAME", "NAME" },
     { "received", 0, 0, G_OPTION_ARG_STRING, &received,
@@ -103,6 +103,8 @@ pd_cmd_ingest (const pd_global_t *g, int argc, char **argv)
       "TIME" },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet,
       "print nothing unless something needs a person (for cron)", NULL },
+    { "no-ack", 0, 0, G_OPTION_ARG_NONE, &no_ack,
+      "store and thread without acknowledging (importing old mail)", NULL },
     G_OPTION_ENTRY_NULL,
   };
   int status;
@@ -145,6 +147,9 @@ pd_cmd_ingest (const pd_global_t *g, int argc, char **argv)
   g_autoptr (pd_reloadable_t) rules = pd_cmd_load_rules (cfg, &rc);
   if (rules == NULL)
     return rc;
+  g_autoptr (pd_reloadable_t) templates = pd_cmd_load_templates (cfg, &rc);
+  if (templates == NULL)
+    return rc;
   /* A long import picks up edited rules on SIGHUP, as the daemon will. */
   GError *werr = NULL;
   if (!pd_reload_watch_sighup (&werr))
@@ -154,6 +159,9 @@ pd_cmd_ingest (const pd_global_t *g, int argc, char **argv)
     }
   g_autoptr (pd_pipeline_t) pipeline = pd_pipeline_new (cfg, store);
   pd_pipeline_set_rules (pipeline, rules);
+  pd_pipeline_set_templates (pipeline, templates);
+  if (no_ack)
+    pd_pipeline_set_ack_policy (pipeline, "ingest --no-ack: imported mail is not acknowledged", 0);
   ingest_ctx_t ctx = { pipeline, mailbox, when, 0 };
 
   guint skipped = 0;

@@ -384,8 +384,12 @@ quarantine_retry (const pd_global_t *g, int argc, char **argv)
   g_autoptr (pd_reloadable_t) rules = pd_cmd_load_rules (cfg, &rc);
   if (rules == NULL)
     return rc;
+  g_autoptr (pd_reloadable_t) templates = pd_cmd_load_templates (cfg, &rc);
+  if (templates == NULL)
+    return rc;
   g_autoptr (pd_pipeline_t) pipeline = pd_pipeline_new (cfg, store);
   pd_pipeline_set_rules (pipeline, rules);
+  pd_pipeline_set_templates (pipeline, templates);
   pd_arrival_t arrival = {
     .received_at = q->received_at,
     .mailbox = q->mailbox,

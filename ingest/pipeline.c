@@ -4,10 +4,12 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-#include "postdesk/mime.h"
 #include "postdesk/json.h"
+#include "postdesk/mime.h"
+#include "postdesk/outbox.h"
 #include "postdesk/reload.h"
 #include "postdesk/rules.h"
+#include "postdesk/sla.h"
 #include "postdesk/thread.h"
 
 /* A message after everything that needs no database: read, size-checked,
@@ -36,6 +38,9 @@ struct pd_pipeline {
   const pd_config_t *cfg;   /* borrowed */
   pd_store_t *store;        /* borrowed; the writer's while it runs */
   pd_reloadable_t *rules;   /* borrowed, may be NULL: the severity rules */
+  pd_reloadable_t *templates; /* borrowed, may be NULL: no acknowledgements */
+  char *no_ack;             /* owned, may be NULL: why nothing is acknowledged */
+  gint64 ack_max_age;       /* seconds; mail older than this is not acknowledged; 0: no limit */
   guint batch_count;
   gint64 batch_started;     /* monotonic µs */
   pd_pipeline_stats_t stats;     /* committed */
@@ -92,6 +97,20 @@ pd_pipeline_set_rules (pd_pipeline_t *p, pd_reloadable_t *rules)
   p->rules = rules;
 }
 
+void
+pd_pipeline_set_templates (pd_pipeline_t *p, pd_reloadable_t *templates)
+{
+  p->templates = templates;
+}
+
+void
+pd_pipeline_set_ack_policy (pd_pipeline_t *p, const char *no_ack, gint64 max_age)
+{
+  g_free (p->no_ack);
+  p->no_ack = g_strdup (no_ack);
+  p->ack_max_age = max_age;
+}
+
 static void stop_writer (pd_pipeline_t *p, bool abandon);
 static void batch_lost (pd_pipeline_t *p);
 
@@ -104,6 +123,7 @@ pd_pipeline_free (pd_pipeline_t *p)
   pd_store_rollback (p->store);
   batch_lost (p);
   g_clear_error (&p->writer_error);
+  g_free (p->no_ack);
   g_mutex_clear (&p->lock);
   g_cond_clear (&p->cond);
   g_free (p);
@@ -306,10 +326,15 @@ parse_oversized_headers (prepared_t *m)
 static void
 classify (pd_pipeline_t *p, prepared_t *m)
 {
+  if (pd_reload_sighup_take ())
+    {
+      if (p->rules != NULL)
+        pd_reloadable_reload_logged (p->rules, "rules");
+      if (p->templates != NULL)
+        pd_reloadable_reload_logged (p->templates, "templates");
+    }
   if (p->rules == NULL)
     return;
-  if (pd_reload_sighup_take ())
-    pd_reloadable_reload_logged (p->rules, "rules");
   pd_reload_ref_t *ref = pd_reloadable_acquire (p->rules);
   pd_rules_classify (pd_reload_ref_value (ref), m->msg, &m->cls);
   pd_reload_ref_release (ref);
@@ -523,16 +548,17 @@ tag_names (const prepared_t *m)
  * engineer's reply or an auto-reply quoting the customer does not: it says
  * nothing new about the customer's situation. */
 static bool
-raise_severity (pd_pipeline_t *p, const prepared_t *m, gint64 ticket, const char *kind, GError **err)
+raise_severity (pd_pipeline_t *p, const prepared_t *m, gint64 ticket, const char *kind, bool *raised,
+                GError **err)
 {
+  *raised = false;
   if (!m->classified || strcmp (kind, "customer") != 0 || m->cls.severity_rule == NULL)
     return true;
   g_autoptr (GPtrArray) rules = rule_names (m);
-  bool raised = false;
   if (!pd_store_ticket_raise_severity (p->store, ticket, m->cls.severity,
-                                       (const char *const *) rules->pdata, &raised, err))
+                                       (const char *const *) rules->pdata, raised, err))
     return false;
-  if (!raised)
+  if (!*raised)
     return true;
   /* The classification itself, with the message that raised it. */
   g_autofree char *why = pd_classification_to_json (&m->cls);
@@ -565,6 +591,117 @@ is_held_copy (const void *held, gsize len, gpointer data)
   return strcmp (theirs, ours) == 0;
 }
 
+/* Why 'm' gets no acknowledgement whatever it says (the run's policy), or
+ * NULL. (transfer full) */
+static char *
+policy_suppression (const pd_pipeline_t *p, const prepared_t *m, pd_time_t now)
+{
+  if (p->no_ack != NULL)
+    return g_strdup (p->no_ack);
+  if (p->ack_max_age > 0 && m->arrival.received_at < now - p->ack_max_age)
+    {
+      g_autofree char *when = pd_time_format (m->arrival.received_at);
+      return g_strdup_printf ("the message arrived %s, longer ago than ack_max_age", when);
+    }
+  return NULL;
+}
+
+/* Sets a ticket's deadlines from 'start' on its requester's calendar, with
+ * an event that says why ("clock-started", "deadlines"). */
+static bool
+set_deadlines (pd_pipeline_t *p, const pd_ticket_t *t, int severity, pd_time_t start,
+               const char *event, GError **err)
+{
+  pd_sla_t sla;
+  pd_ticket_sla_t set = { .customer = t->customer, .plan = t->plan };
+  if (pd_config_sla_for (p->cfg, t->requester.address, &sla))
+    {
+      set.customer = sla.customer;
+      set.plan = sla.plan;
+      pd_sla_deadlines (&sla, severity, start, &set.clock_started_at, &set.first_response_due,
+                        &set.resolution_due);
+    }
+  if (!pd_store_ticket_set_sla (p->store, t->id, &set, err))
+    return false;
+  g_autofree char *sev = g_strdup_printf ("%d", severity);
+  g_autofree char *clock = set.clock_started_at != 0 ? pd_time_format (set.clock_started_at) : NULL;
+  g_autofree char *first = set.first_response_due != 0 ? pd_time_format (set.first_response_due) : NULL;
+  g_autofree char *resolution = set.resolution_due != 0 ? pd_time_format (set.resolution_due) : NULL;
+  g_autofree char *detail = event_detail ("severity", sev, "clock_started_at", clock,
+                                          "first_response_due", first, "resolution_due", resolution,
+                                          "plan", set.plan, NULL);
+  return pd_store_event_add (p->store, t->id, start, "postdesk", event, detail, err);
+}
+
+/* The SLA clock and the acknowledgement, after a message is stored: a
+ * customer's new ticket is acknowledged; a customer's reply that raises the
+ * severity moves the deadlines (counted from the ticket's start, as the
+ * policy's clock always is) and is acknowledged with the new ones; the
+ * first message a customer or an engineer writes into a ticket no customer
+ * opened starts its clock then. */
+static bool
+keep_clock (pd_pipeline_t *p, const prepared_t *m, gint64 ticket, const char *kind, bool opened,
+            GError **err)
+{
+  bool customer = strcmp (kind, "customer") == 0 && !m->msg->bulk;
+  bool raised = false;
+  if (!opened && !raise_severity (p, m, ticket, kind, &raised, err))
+    return false;
+  if (!customer && strcmp (kind, "staff") != 0)
+    return true;
+  g_autoptr (pd_ticket_t) t = NULL;
+  if (!pd_store_ticket_get (p->store, ticket, &t, err))
+    return false;
+  pd_ack_why_t why = PD_ACK_NEW;
+  int previous = t->severity;
+  if (opened)
+    {
+      if (strcmp (t->opened_by, "customer") != 0)
+        return true;
+    }
+  else if (raised)
+    {
+      previous = 2;
+      why = PD_ACK_RAISED;
+      pd_time_t start = t->clock_started_at != 0 ? t->clock_started_at : m->arrival.received_at;
+      if (!set_deadlines (p, t, t->severity, start, "deadlines", err))
+        return false;
+    }
+  else if (t->clock_started_at == 0)
+    {
+      if (!set_deadlines (p, t, t->severity, m->arrival.received_at, "clock-started", err))
+        return false;
+      if (!customer)
+        return true;
+    }
+  else
+    return true;
+  if (!customer || p->templates == NULL)
+    return true;
+  /* Read again: the deadlines above are part of what the customer learns. */
+  g_clear_pointer (&t, pd_ticket_free);
+  if (!pd_store_ticket_get (p->store, ticket, &t, err))
+    return false;
+  pd_time_t now = pd_time_now ();
+  g_autofree char *suppress = policy_suppression (p, m, now);
+  pd_reload_ref_t *ref = pd_reloadable_acquire (p->templates);
+  pd_ack_t ack = {
+    .cfg = p->cfg,
+    .store = p->store,
+    .templates = pd_reload_ref_value (ref),
+    .ticket = t,
+    .msg = m->msg,
+    .cls = m->classified ? &m->cls : NULL,
+    .why = why,
+    .previous_severity = previous,
+    .suppress = suppress,
+    .now = now,
+  };
+  bool ok = pd_outbox_acknowledge (&ack, NULL, err);
+  pd_reload_ref_release (ref);
+  return ok;
+}
+
 /* Everything that happens to one parsed message inside its savepoint. */
 static bool
 store_message (pd_pipeline_t *p, const prepared_t *m, pd_outcome_t *outcome, gint64 *ticket_out,
@@ -584,17 +721,30 @@ store_message (pd_pipeline_t *p, const prepared_t *m, pd_outcome_t *outcome, gin
       g_autofree char *subject = pd_thread_normalize_subject (msg->subject, p->cfg->ticket_prefix);
       g_autoptr (GPtrArray) rules = rule_names (m);
       g_autoptr (GPtrArray) tags = tag_names (m);
+      const char *opener = opened_by (kind, msg);
+      int severity = m->classified ? m->cls.severity : 2;
+      pd_sla_t sla;
+      bool have_sla = pd_config_sla_for (p->cfg, msg->from->address, &sla);
+      pd_time_t clock = 0, first_due = 0, resolution_due = 0;
+      /* Only a customer's own question starts a clock. */
+      if (have_sla && strcmp (opener, "customer") == 0)
+        pd_sla_deadlines (&sla, severity, arrival->received_at, &clock, &first_due, &resolution_due);
       pd_ticket_new_t t = {
         .subject = subject,
         .requester_name = msg->from->name,
         .requester_address = msg->from->address,
-        .severity = m->classified ? m->cls.severity : 2,
+        .severity = severity,
         .severity_rules = (const char *const *) rules->pdata,
         .created_at = arrival->received_at,
         .linked_to = th.linked_to,
         .mailbox = arrival->mailbox,
         .tags = (const char *const *) tags->pdata,
-        .opened_by = opened_by (kind, msg),
+        .opened_by = opener,
+        .customer = have_sla ? sla.customer : NULL,
+        .plan = have_sla ? sla.plan : NULL,
+        .clock_started_at = clock,
+        .first_response_due = first_due,
+        .resolution_due = resolution_due,
       };
       if (!pd_store_ticket_create (p->store, &t, &ticket, err))
         return false;
@@ -619,13 +769,13 @@ store_message (pd_pipeline_t *p, const prepared_t *m, pd_outcome_t *outcome, gin
       if (!pd_store_event_add (p->store, ticket, arrival->received_at, msg->from->address,
                                "message", detail, err))
         return false;
-      if (!raise_severity (p, m, ticket, kind, err))
-        return false;
       *outcome = PD_OUTCOME_THREADED;
     }
   if (!pd_store_message_add (p->store, ticket, msg, kind, m->content_hash, raw_id, arrival, &row, err))
     return false;
   if (!add_participants (p, ticket, msg, kind, *outcome == PD_OUTCOME_NEW_TICKET, err))
+    return false;
+  if (!keep_clock (p, m, ticket, kind, *outcome == PD_OUTCOME_NEW_TICKET, err))
     return false;
   /* A held copy of this mail (no sender, re-ingested by hand) is stored now. */
   if (!pd_store_quarantine_release_message (p->store, msg->message_id, ticket, is_held_copy,

@@ -41,6 +41,8 @@ int pd_cmd_open (const pd_global_t *g, pd_store_mode_t mode, pd_config_t **cfg, 
  * the holder (transfer full), or NULL with every problem printed and
  * *status 2, since a broken rule file is a configuration error. */
 pd_reloadable_t *pd_cmd_load_rules (const pd_config_t *cfg, int *status);
+/* The same for the templates of the mail postdesk sends. */
+pd_reloadable_t *pd_cmd_load_templates (const pd_config_t *cfg, int *status);
 
 /* Prints "postdesk: <message>" to stderr, as one line without control
  * characters, and returns the exit status for it. */

@@ -56,6 +56,17 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (pd_pipeline_t, pd_pipeline_free)
  * pd_reload_watch_sighup reloads them before the next message. */
 void pd_pipeline_set_rules (pd_pipeline_t *p, pd_reloadable_t *rules);
 
+/* Acknowledges customers' new tickets with the templates in force in
+ * 'templates' (borrowed, must outlive the pipeline; NULL: nothing is
+ * acknowledged), in the transaction that stores the message. */
+void pd_pipeline_set_templates (pd_pipeline_t *p, pd_reloadable_t *templates);
+
+/* 'no_ack' (copied; NULL for none) is why this run acknowledges nothing,
+ * such as "ingest --no-ack"; mail that arrived more than 'max_age' seconds
+ * ago (0: no limit) is not acknowledged either. Either way each ticket gets
+ * an event with the reason. */
+void pd_pipeline_set_ack_policy (pd_pipeline_t *p, const char *no_ack, gint64 max_age);
+
 /* Ingests one message. Returns false only when it could not be handled at
  * all (a database error), with nothing of it stored; bad mail is not an
  * error, it is quarantined. *ticket_id (may be NULL) receives the ticket

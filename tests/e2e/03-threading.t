@@ -11,8 +11,10 @@ out=$(pd ingest "$CORPUS/thread"); ok $? "ingest of the conversation exits 0"
 is "$out" "ingested 13 messages from $CORPUS/thread: 6 new tickets, 7 threaded, 0 duplicates, 0 quarantined" "summary line"
 
 is "$(pd tickets list --json | jq length)" 6 "six tickets"
-is "$(ticket 1 '.messages | length')" 7 "SUP-1 holds the opening message and six that joined it"
-is "$(ticket 1 '[.messages[].message_id] | join(" ")')" \
+# Inbound mail only; the acknowledgement postdesk sent is an outbound row.
+inbound () { ticket "$1" "[.messages[] | select(.direction == \"in\")] | $2"; }
+is "$(inbound 1 'length')" 7 "SUP-1 holds the opening message and six that joined it"
+is "$(inbound 1 '[.[].message_id] | join(" ")')" \
    "t1@acme.com t2@acme.com t3@acme.com t4@acme.com t5@acme.com p1@example.com bounce-1@mx.acme.com" \
    "In-Reply-To, References, token, plus-address, engineer and bounce all joined SUP-1"
 is "$(ticket 1 '.subject')" "VPN gateway rejects all logins" "the ticket keeps the opening subject"
@@ -21,9 +23,10 @@ is "$(ticket 1 '.status')" "new" "a new ticket is new"
 is "$(ticket 1 '.severity')" "2" "severity defaults to 2"
 is "$(ticket 1 '.requester.address')" "dana@acme.com" "the requester is the first sender"
 is "$(ticket 1 '.requester.name')" "Dana Ortiz" "with their name"
-is "$(ticket 1 '[.messages[].kind] | join(",")')" "customer,customer,customer,customer,customer,staff,bounce" \
+is "$(inbound 1 '[.[].kind] | join(",")')" "customer,customer,customer,customer,customer,staff,bounce" \
    "message kinds: customers, the engineer, the bounce"
-is "$(ticket 1 '[.messages[].direction] | unique | join(",")')" "in" "every message is inbound"
+is "$(ticket 1 '[.messages[] | select(.direction == "out") | .kind] | join(",")')" "ack" \
+   "and one outbound message: the acknowledgement of the customer's new ticket"
 like "$(ticket 1 '.created_at')" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$' "times are ISO 8601 UTC with Z"
 
 is "$(ticket 2 '.linked_to')" "1" "a stranger's token opens a new ticket linked to SUP-1"
@@ -31,7 +34,7 @@ is "$(ticket 2 '.requester.address')" "sam.hobbyist@gmail.com" "owned by the str
 is "$(ticket 2 '.subject')" "same here" "token and Re: are stripped from the subject"
 
 is "$(ticket 3 '.subject')" "Export für Berichte fehlt" "an encoded-word subject is decoded"
-is "$(ticket 3 '[.messages[].kind] | join(",")')" "customer,auto-reply" "the out-of-office joins as an auto-reply"
+is "$(inbound 3 '[.[].kind] | join(",")')" "customer,auto-reply" "the out-of-office joins as an auto-reply"
 
 is "$(ticket 4 '.requester.address')" "news@vendor.test" "list mail is kept as a ticket of its own"
 is "$(ticket 4 '.opened_by')" "bulk" "opened by bulk mail, which starts no clock"

@@ -26,8 +26,10 @@ for k in id ref subject status severity severity_rules requester customer plan c
 done
 is "$(echo "$t" | jq -r '[.id, .severity] | map(type) | join(",")')" "number,number" "id and severity are numbers"
 is "$(echo "$t" | jq -r '.severity_rules | type')" "array" "severity_rules is an array"
-is "$(echo "$t" | jq -r '[.customer, .plan, .first_response_due, .resolution_due, .first_response_at, .linked_to] | map(type) | unique | join(",")')" \
-   "null" "fields later work fills are null for now"
+is "$(echo "$t" | jq -r '[.customer, .first_response_at, .linked_to] | map(type) | unique | join(",")')" \
+   "null" "no configured customer, no response yet, no link"
+is "$(echo "$t" | jq -r '[.plan, .first_response_due, .resolution_due, .opened_by] | map(type) | join(",")')" \
+   "string,string,string,string" "plan, deadlines (ISO 8601 UTC) and what opened it are strings"
 for k in message_id direction kind from subject date received_at body_text attachments; do
   is "$(echo "$t" | jq ".messages[0] | has(\"$k\")")" "true" "a message has $k"
 done
@@ -40,5 +42,9 @@ q=$(pd quarantine list --json)
 for k in id reason received_at size mailbox; do
   is "$(echo "$q" | jq ".[0] | has(\"$k\")")" "true" "quarantine list --json has $k"
 done
-is "$(pd outbox list --json)" "[]" "outbox list --json is an empty array until acknowledgements exist"
+o=$(pd outbox list --json)
+is "$(echo "$o" | jq -r '.[0] | [.kind, .status] | join(",")')" "ack,queued" "outbox list --json holds the queued acknowledgement"
+for k in id ticket kind to subject message_id in_reply_to status attempts last_error; do
+  is "$(echo "$o" | jq ".[0] | has(\"$k\")")" "true" "an outbox entry has $k"
+done
 done_testing

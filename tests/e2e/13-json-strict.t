@@ -53,7 +53,7 @@ printf 'From: =?utf-8?q?Ann=1FX?= <ann@unit.test>\nTo: Bob =?utf-8?q?=1F?= <supp
   > "$T/u1f.eml"
 out=$(pd ingest "$T/u1f.eml" 2>"$T/err")
 like "$out" "1 new ticket" "a message with U+001F in its names and subject is stored, not quarantined"
-is "$(sqlite3 "$DESK/var/postdesk.db" "SELECT count(*) FROM messages WHERE json_valid(to_json) AND json_valid(references_json)")" 1 \
+is "$(sqlite3 "$DESK/var/postdesk.db" "SELECT count(*) FROM messages WHERE direction = 'in' AND json_valid(to_json) AND json_valid(references_json)")" 1 \
    "its stored address and reference lists are valid JSON"
 is "$(sqlite3 "$DESK/var/postdesk.db" "SELECT count(*) FROM events WHERE NOT json_valid(detail)")" 0 \
    "and so is every event detail"

@@ -9,7 +9,7 @@
 
 new_desk desk
 DB="$DESK/var/postdesk.db"
-pd ingest "$POSTDESK_SRC/examples/mail/02-production-down-logs.eml" >/dev/null 2>&1; ok $? "a ticket to write about"
+pd ingest --no-ack "$POSTDESK_SRC/examples/mail/02-production-down-logs.eml" >/dev/null 2>&1; ok $? "a ticket to write about"
 
 # queue N FIRST: N outbox rows for ticket 1, Message-IDs out-FIRST..., due now.
 queue () {

@@ -55,7 +55,7 @@ sed 's/^Message-ID: <ticket-2001-3@helpdesk.example.com>/Message-ID: <export-que
   "$DIR/postfix-report.eml" > "$T/bounce.eml"
 pd ingest "$T/bounce.eml" >/dev/null; ok $? "ingest a bounce of it"
 is "$(pd tickets list --json | jq length)" 1 "the bounce opens no ticket of its own"
-is "$(ticket 1 '[.messages[].kind] | join(",")')" "customer,bounce" "it joins the ticket as a bounce"
+is "$(ticket 1 '[.messages[] | select(.direction == "in") | .kind] | join(",")')" "customer,bounce" "it joins the ticket as a bounce"
 pd ingest "$DIR/not-customer-forwarded-bounce-attachment.eml" >/dev/null; ok $? "ingest a forwarded bounce"
 is "$(ticket 2 '.messages[0].kind')" customer "a customer's forwarded bounce is the customer's message"
 done_testing
