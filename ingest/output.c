@@ -426,9 +426,39 @@ pd_print_ticket (const pd_ticket_t *t, const char *prefix, const GPtrArray *mess
   g_autofree char *status = pd_text_line (t->status);
   printf ("%s  %s\n", ref, subject);
   printf ("Status:    %s\n", status);
-  printf ("Severity:  %d\n", t->severity);
+  g_autofree char *rules = t->severity_rules != NULL && t->severity_rules[0] != NULL
+                            ? g_strjoinv (", ", t->severity_rules) : NULL;
+  g_autofree char *rules_line = rules != NULL ? pd_text_line (rules) : NULL;
+  if (rules_line != NULL)
+    printf ("Severity:  %d (%s)\n", t->severity, rules_line);
+  else
+    printf ("Severity:  %d\n", t->severity);
   print_address ("Requester", &t->requester);
   printf ("Opened:    %s\n", created);
+  if (t->plan != NULL)
+    {
+      g_autofree char *plan = pd_text_line (t->plan);
+      g_autofree char *customer = t->customer != NULL ? pd_text_line (t->customer) : NULL;
+      printf ("Plan:      %s%s%s\n", plan, customer != NULL ? ", customer " : "",
+              customer != NULL ? customer : "");
+    }
+  /* The SLA at a glance: what is due when, or why nothing is. */
+  if (t->first_response_due != 0)
+    {
+      g_autofree char *first = view_time (t->first_response_due);
+      printf ("Due:       first response by %s", first);
+      if (t->resolution_due != 0)
+        {
+          g_autofree char *resolution = view_time (t->resolution_due);
+          printf (", resolution by %s", resolution);
+        }
+      printf ("\n");
+    }
+  else if (t->opened_by != NULL && strcmp (t->opened_by, "customer") != 0)
+    {
+      g_autofree char *opener = pd_text_line (t->opened_by);
+      printf ("Due:       nothing (opened by %s mail; the clock starts when someone writes)\n", opener);
+    }
   if (t->linked_to > 0)
     {
       g_autofree char *linked = pd_ticket_ref (prefix, t->linked_to);

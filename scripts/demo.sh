@@ -26,6 +26,15 @@ pd ingest examples/mail
 step tickets list
 pd tickets list
 
+# Each ticket's severity, why, and its SLA deadlines on its plan's calendar.
+for n in 1 2 3 4; do
+  step "tickets show SUP-$n    # its first lines"
+  pd tickets show SUP-$n | sed -n '1,/^$/p'
+done
+
+step send --once
+pd send --once
+
 step tickets show SUP-1
 pd tickets show SUP-1
 
@@ -37,6 +46,10 @@ pd rules test examples/mail/01-production-down.eml examples/mail/03-german-quest
 
 step quarantine list
 pd quarantine list
+
+first=$(ls "$WORK/desk/var/outgoing/new" | head -1)
+printf '\n%sThe acknowledgement SUP-1 got%s (delivered to %s)\n' "$BOLD" "$PLAIN" "$WORK/desk/var/outgoing/new/"
+pd templates render ack SUP-1
 
 cat <<MSG
 
