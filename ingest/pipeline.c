@@ -645,6 +645,17 @@ keep_clock (pd_pipeline_t *p, const prepared_t *m, gint64 ticket, const char *ki
 {
   bool customer = strcmp (kind, "customer") == 0 && !m->msg->bulk;
   bool raised = false;
+  if (opened && !customer)
+    {
+      /* Machine mail and engineers get no acknowledgement; the ticket's
+       * history says so, as for every acknowledgement not sent. */
+      g_autofree char *reason = g_strdup_printf ("the ticket was opened by %s mail",
+                                                 opened_by (kind, m->msg));
+      g_autofree char *detail = event_detail ("reason", reason, "why", "new",
+                                              "message_id", m->msg->message_id, NULL);
+      return pd_store_event_add (p->store, ticket, m->arrival.received_at, "postdesk", "ack-suppressed",
+                                 detail, err);
+    }
   if (!opened && !raise_severity (p, m, ticket, kind, &raised, err))
     return false;
   if (!customer && strcmp (kind, "staff") != 0)

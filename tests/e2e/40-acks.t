@@ -84,6 +84,8 @@ never () { # never DESCRIPTION FILE OPENED_BY
   is "$(ticket "$tid" '.opened_by')" "$3" "opened by $3"
   is "$(db "SELECT count(*) FROM outbox WHERE ticket_id = $tid")" 0 "$1 is not acknowledged"
   is "$(ticket "$tid" '.first_response_due')" "null" "and starts no clock"
+  like "$(db "SELECT json_extract(detail, '$.reason') FROM events WHERE ticket_id = $tid AND type = 'ack-suppressed'")" \
+       "opened by $3 mail" "an event says why"
 }
 msg ooo@far.test ooo1@far.test "Out of office" "Back Monday." "Auto-Submitted: auto-replied" > "$T/ooo.eml"
 never "an auto-reply" "$T/ooo.eml" auto-reply
