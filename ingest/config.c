@@ -597,8 +597,8 @@ check_value (const known_key_t *known, const char *dir, const char *value, char 
       {
         char *end = NULL;
         errno = 0;
-        gint64 n = g_ascii_strtoll (value, &end, 10);
-        if (errno != 0 || end == value || *end != '\0' || n < 1 || n > 86400)
+        gint64 secs = g_ascii_strtoll (value, &end, 10);
+        if (errno != 0 || end == value || *end != '\0' || secs < 1 || secs > 86400)
           {
             g_set_error (err, PD_ERROR, PD_ERROR_CONFIG, "'%s' is not a number of seconds from 1 to 86400", shown);
             return false;

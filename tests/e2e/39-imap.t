@@ -112,6 +112,15 @@ grep -q 'secret' "$T/out"; is $? 1 "the password is never printed"
 new_desk plainconf
 mailbox_conf lo "imap://127.0.0.1:$DOVECOT_PLAIN/INBOX" "tls = none" "after = flag:seen"
 pd fetch --once lo >"$T/out" 2>&1; ok $? "tls = none on a loopback server works (tests, local relays)"
+cat >> "$CONF" <<EOF
+
+[mailbox by-command]
+url = imap://localhost:$DOVECOT_PLAIN/INBOX
+username = support
+password_command = cat "$DOVECOT_DIR/support.pass"
+tls = none
+EOF
+pd fetch --once by-command >"$T/out" 2>&1; ok $? "a password_command's output is the password"
 mailbox_conf far "imap://imap.example.com/INBOX" "tls = none"
 pd fetch --once lo >"$T/out" 2>&1; rc=$?
 is "$rc" 2 "tls = none for a remote host is a configuration error"
