@@ -24,9 +24,11 @@ B   := build
 SAN :=
 endif
 
-PKGS    := gmime-3.0 sqlite3 glib-2.0 gio-2.0 json-glib-1.0 libxml-2.0 gnutls libpcre2-8 libytnef
+PKGS    := gmime-3.0 sqlite3 glib-2.0 gio-2.0 json-glib-1.0 libxml-2.0 gnutls libpcre2-8 libytnef libetpan
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Debian's libetpan.pc adds -specs=.../no-pie-link.specs, which silently
+# links a non-PIE executable; it is dropped here and -fPIE -pie kept.
+PKG_LIBS   := $(filter-out -specs=%,$(shell pkg-config --libs $(PKGS) 2>/dev/null))
 
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes

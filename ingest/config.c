@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "postdesk/imap.h"
 #include "postdesk/mime.h"
 #include "postdesk/sla.h"
 #include "postdesk/text.h"
+#include "postdesk/tls.h"
 #include "postdesk/transport.h"
 
 /* How much of a line or value an error message quotes: enough to find it,
@@ -41,6 +43,15 @@ typedef enum {
   KEY_FILE,     /* an existing file, relative to the configuration's folder */
   KEY_DURATION, /* an SLA target: 24h, 5d, 30m */
   KEY_BOOL,     /* yes or no */
+  /* [mailbox NAME] (imap.h) */
+  KEY_MAILURL,  /* imaps://host[:port]/FOLDER or imap://... */
+  KEY_LINE,     /* one non-empty line of text */
+  KEY_LOCATION, /* a path resolved against the configuration's folder, not read here */
+  KEY_COMMAND,  /* a command line, split like a shell's words but never run by one */
+  KEY_TLS,      /* verify or none */
+  KEY_AFTER,    /* move:FOLDER or flag:seen */
+  KEY_SECONDS,  /* a whole number of seconds from 1 to 86400 */
+  KEY_AGE,      /* a duration: 90s, 30m, 12h, 1d */
 } key_kind_t;
 
 typedef struct {
@@ -84,12 +95,23 @@ static const known_key_t known_keys[] = {
   { "customer", "sev2_first_response", KEY_DURATION },
   { "customer", "sev2_resolution", KEY_DURATION },
   { "transport", "url", KEY_TRANSPORT },
+  { "mailbox", "url", KEY_MAILURL },
+  { "mailbox", "username", KEY_LINE },
+  { "mailbox", "password_file", KEY_LOCATION },
+  { "mailbox", "password_command", KEY_COMMAND },
+  { "mailbox", "ca_file", KEY_LOCATION },
+  { "mailbox", "tls", KEY_TLS },
+  { "mailbox", "after", KEY_AFTER },
+  { "mailbox", "idle", KEY_BOOL },
+  { "mailbox", "poll_interval", KEY_SECONDS },
+  { "mailbox", "ack_max_age", KEY_AGE },
 };
 
 /* Sections that hold one of many named things: [calendar business]. */
-static const char *const named_kinds[] = { "calendar", "plan", "customer" };
+static const char *const named_kinds[] = { "calendar", "plan", "customer", "mailbox" };
 
-#define KNOWN_SECTIONS "[postdesk], [staff], [transport], [calendar NAME], [plan NAME], [customer NAME]"
+#define KNOWN_SECTIONS \
+  "[postdesk], [staff], [transport], [calendar NAME], [plan NAME], [customer NAME], [mailbox NAME]"
 
 /* The SLA defaults: the support team's published SLA. Severity 1: response
  * within 24 hours, resolution or workaround within 72 hours; Severity 2:
@@ -418,6 +440,23 @@ check_list (const char *key, const char *value, GError **err)
   return list;
 }
 
+/* "90s", "30m", "12h", "1d" as seconds: a whole number from 1 directly
+ * followed by its unit, at most ten years. */
+static bool
+parse_age (const char *value, gint64 *seconds)
+{
+  char *end = NULL;
+  errno = 0;
+  gint64 n = g_ascii_strtoll (value, &end, 10);
+  if (errno != 0 || end == value || !g_ascii_isdigit (value[0]) || n < 1 || end[0] == '\0' || end[1] != '\0')
+    return false;
+  gint64 unit = end[0] == 's' ? 1 : end[0] == 'm' ? 60 : end[0] == 'h' ? 3600 : end[0] == 'd' ? 86400 : 0;
+  if (unit == 0 || n > 3650 * 86400 / unit)
+    return false;
+  *seconds = n * unit;
+  return true;
+}
+
 /* Checks one value of the kinds the SLA sections use. The error says what
  * is wrong with the value; the caller adds file, line, section and key.
  * *normalised is the value to keep (a file resolved against 'dir').
@@ -499,6 +538,84 @@ check_value (const known_key_t *known, const char *dir, const char *value, char 
         if (list == NULL)
           return false;
         break;
+      }
+    case KEY_MAILURL:
+      if (!pd_imap_url_parse (value, NULL, NULL, NULL, NULL, err))
+        return false;
+      break;
+    case KEY_LINE:
+      if (*value == '\0' || strpbrk (value, "\r\n") != NULL)
+        {
+          g_set_error (err, PD_ERROR, PD_ERROR_CONFIG, "must be one non-empty line of text");
+          return false;
+        }
+      break;
+    case KEY_LOCATION:
+      if (*value == '\0')
+        {
+          g_set_error (err, PD_ERROR, PD_ERROR_CONFIG, "empty path");
+          return false;
+        }
+      /* Not read here: a password file is often readable by the daemon's
+       * user only, and every command loads this file. */
+      *normalised = resolve_path (dir, value);
+      return true;
+    case KEY_COMMAND:
+      {
+        /* Split once here so that a bad quote is a configuration error;
+         * the words are split again when the command runs. */
+        g_auto (GStrv) argv = NULL;
+        GError *why = NULL;
+        if (!g_shell_parse_argv (value, NULL, &argv, &why))
+          {
+            g_set_error (err, PD_ERROR, PD_ERROR_CONFIG, "not a command line: %s", why->message);
+            g_error_free (why);
+            return false;
+          }
+        break;
+      }
+    case KEY_TLS:
+      if (strcmp (value, "verify") != 0 && strcmp (value, "none") != 0)
+        {
+          g_set_error (err, PD_ERROR, PD_ERROR_CONFIG,
+                       "'%s' is not verify or none (none: plain text, for loopback servers only)", shown);
+          return false;
+        }
+      break;
+    case KEY_AFTER:
+      {
+        const char *folder = g_str_has_prefix (value, "move:") ? value + 5 : NULL;
+        if (strcmp (value, "flag:seen") != 0 && (folder == NULL || !pd_imap_folder_valid (folder)))
+          {
+            g_set_error (err, PD_ERROR, PD_ERROR_CONFIG,
+                         "'%s' is not move:FOLDER (a printable ASCII folder name) or flag:seen", shown);
+            return false;
+          }
+        break;
+      }
+    case KEY_SECONDS:
+      {
+        char *end = NULL;
+        errno = 0;
+        gint64 secs = g_ascii_strtoll (value, &end, 10);
+        if (errno != 0 || end == value || *end != '\0' || secs < 1 || secs > 86400)
+          {
+            g_set_error (err, PD_ERROR, PD_ERROR_CONFIG, "'%s' is not a number of seconds from 1 to 86400", shown);
+            return false;
+          }
+        break;
+      }
+    case KEY_AGE:
+      {
+        gint64 seconds = 0;
+        if (!parse_age (value, &seconds))
+          {
+            g_set_error (err, PD_ERROR, PD_ERROR_CONFIG,
+                         "'%s' is not a duration (a whole number and s, m, h or d, up to 3650d: e.g. 1d)", shown);
+            return false;
+          }
+        *normalised = g_strdup_printf ("%" G_GINT64_FORMAT, seconds);
+        return true;
       }
     /* Checked where they are read, in pd_config_load. */
     case KEY_STRING:
@@ -846,6 +963,92 @@ build_customer (pd_config_t *cfg, const staged_t *st, GError **err)
   return true;
 }
 
+static void
+mailbox_free (gpointer p)
+{
+  pd_config_mailbox_t *mb = p;
+  g_free (mb->name);
+  g_free (mb->url);
+  g_free (mb->host);
+  g_free (mb->folder);
+  g_free (mb->username);
+  g_free (mb->password_file);
+  g_strfreev (mb->password_command);
+  g_free (mb->ca_file);
+  g_free (mb->after_folder);
+  g_free (mb);
+}
+
+/* A [mailbox NAME] from its checked values: what each key needs of the
+ * others (a password from one place, tls = none only on loopback). */
+static bool
+build_mailbox (pd_config_t *cfg, const staged_t *st, GError **err)
+{
+  const char *url = g_hash_table_lookup (st->values, "url");
+  const char *username = g_hash_table_lookup (st->values, "username");
+  const char *pw_file = g_hash_table_lookup (st->values, "password_file");
+  const char *pw_command = g_hash_table_lookup (st->values, "password_command");
+  const char *tls = g_hash_table_lookup (st->values, "tls");
+  const char *after = g_hash_table_lookup (st->values, "after");
+  const char *idle = g_hash_table_lookup (st->values, "idle");
+  const char *poll = g_hash_table_lookup (st->values, "poll_interval");
+  const char *age = g_hash_table_lookup (st->values, "ack_max_age");
+  if (url == NULL || username == NULL)
+    {
+      set_key_error (err, st->path, st->text, st->section, NULL,
+                     "a mailbox needs url and username (e.g. url = imaps://imap.example.com/INBOX)");
+      return false;
+    }
+  if ((pw_file == NULL) == (pw_command == NULL))
+    {
+      set_key_error (err, st->path, st->text, st->section, pw_command != NULL ? "password_command" : NULL,
+                     "give the password in one way: password_file or password_command");
+      return false;
+    }
+  g_autoptr (GPtrArray) owner = g_ptr_array_new_with_free_func (mailbox_free);
+  pd_config_mailbox_t *mb = g_new0 (pd_config_mailbox_t, 1);
+  g_ptr_array_add (owner, mb);
+  mb->name = g_strdup (st->name);
+  mb->url = g_strdup (url);
+  if (!pd_imap_url_parse (url, &mb->implicit_tls, &mb->host, &mb->port, &mb->folder, NULL))
+    g_assert_not_reached (); /* checked when staged */
+  mb->username = g_strdup (username);
+  mb->password_file = g_strdup (pw_file);
+  if (pw_command != NULL && !g_shell_parse_argv (pw_command, NULL, &mb->password_command, NULL))
+    g_assert_not_reached ();
+  mb->ca_file = g_strdup (g_hash_table_lookup (st->values, "ca_file"));
+  mb->tls_none = tls != NULL && strcmp (tls, "none") == 0;
+  if (mb->tls_none && !pd_tls_plain_allowed (mb->host))
+    {
+      set_key_error (err, st->path, st->text, st->section, "tls",
+                     "tls = none sends the password in plain text: only for a loopback server "
+                     "(localhost, 127.0.0.1, ::1), not %s", mb->host);
+      return false;
+    }
+  if (mb->tls_none && mb->implicit_tls)
+    {
+      set_key_error (err, st->path, st->text, st->section, "tls", "tls = none needs an imap:// url, not imaps://");
+      return false;
+    }
+  mb->after = PD_MAILBOX_AFTER_SEEN;
+  if (after != NULL && g_str_has_prefix (after, "move:"))
+    {
+      mb->after = PD_MAILBOX_AFTER_MOVE;
+      mb->after_folder = g_strdup (after + 5);
+      if (strcmp (mb->after_folder, mb->folder) == 0)
+        {
+          set_key_error (err, st->path, st->text, st->section, "after",
+                         "moving mail into the folder it is read from (%s) would read it again", mb->folder);
+          return false;
+        }
+    }
+  mb->idle = idle == NULL || g_ascii_strcasecmp (idle, "yes") == 0 || g_ascii_strcasecmp (idle, "true") == 0;
+  mb->poll_interval = poll != NULL ? (int) g_ascii_strtoll (poll, NULL, 10) : 60;
+  mb->ack_max_age = age != NULL ? g_ascii_strtoll (age, NULL, 10) : 86400;
+  g_ptr_array_add (cfg->mailboxes, g_ptr_array_steal_index (owner, 0));
+  return true;
+}
+
 /* Builds calendars, then plans, then customers, so that each finds what it
  * names; [postdesk] default_plan is checked in between, with the line of
  * the file ('path', 'text') that set it. */
@@ -877,6 +1080,12 @@ build_sla (pd_config_t *cfg, GPtrArray *stage, const char *path, const char *tex
       if (strcmp (st->kind, "customer") == 0 && !build_customer (cfg, st, err))
         return false;
     }
+  for (guint i = 0; i < stage->len; i++)
+    {
+      const staged_t *st = stage->pdata[i];
+      if (strcmp (st->kind, "mailbox") == 0 && !build_mailbox (cfg, st, err))
+        return false;
+    }
   return true;
 }
 
@@ -904,6 +1113,7 @@ config_base (void)
   cfg->calendars = g_ptr_array_new_with_free_func ((GDestroyNotify) pd_calendar_free);
   cfg->plans = g_ptr_array_new_with_free_func (plan_free);
   cfg->customers = g_ptr_array_new_with_free_func (customer_free);
+  cfg->mailboxes = g_ptr_array_new_with_free_func (mailbox_free);
   return cfg;
 }
 
@@ -944,6 +1154,8 @@ pd_config_free (pd_config_t *cfg)
   g_strfreev (cfg->system_addresses);
   g_free (cfg->default_plan);
   /* Plans borrow calendars and customers borrow plans: free the borrowers first. */
+  if (cfg->mailboxes != NULL)
+    g_ptr_array_unref (cfg->mailboxes);
   if (cfg->customers != NULL)
     g_ptr_array_unref (cfg->customers);
   if (cfg->plans != NULL)
@@ -1300,6 +1512,15 @@ pd_config_customer (const pd_config_t *cfg, const char *name)
   for (guint i = 0; name != NULL && i < cfg->customers->len; i++)
     if (strcmp (((const pd_config_customer_t *) cfg->customers->pdata[i])->name, name) == 0)
       return cfg->customers->pdata[i];
+  return NULL;
+}
+
+const pd_config_mailbox_t *
+pd_config_mailbox (const pd_config_t *cfg, const char *name)
+{
+  for (guint i = 0; name != NULL && i < cfg->mailboxes->len; i++)
+    if (strcmp (((const pd_config_mailbox_t *) cfg->mailboxes->pdata[i])->name, name) == 0)
+      return cfg->mailboxes->pdata[i];
   return NULL;
 }
 

@@ -21,6 +21,7 @@ static const struct {
   { "init", pd_cmd_init, "write a ready working folder: postdesk.conf, rules, templates, var" },
   { "parse", pd_cmd_parse, "show what postdesk sees in one message, without storing it" },
   { "ingest", pd_cmd_ingest, "turn mail files, Maildirs, mbox files or stdin into tickets" },
+  { "fetch", pd_cmd_fetch, "read new mail from the configured IMAP mailboxes into tickets" },
   { "tickets", pd_cmd_tickets, "list tickets, or show one with its messages" },
   { "outbox", pd_cmd_outbox, "list outgoing messages and their delivery state" },
   { "send", pd_cmd_send, "deliver the outbox through the configured transport" },

@@ -804,8 +804,16 @@ store_or_recognise (pd_pipeline_t *p, prepared_t *m, pd_outcome_t *outcome, gint
                     GError **err)
 {
   gint64 dup = 0;
-  if (!pd_store_find_duplicate (p->store, m->msg->message_id, m->content_hash,
-                                pd_mime_content_hash, &dup, err))
+  /* A message fetched again from IMAP (a crash between the commit and the
+   * saved state) is the row with its UID; without this check the UNIQUE
+   * index on (mailbox, uidvalidity, uid) would refuse it into quarantine
+   * whenever its content hash did not match. */
+  if (m->arrival.uid > 0 && m->arrival.mailbox != NULL
+      && !pd_store_find_imap_message (p->store, m->arrival.mailbox, m->arrival.uidvalidity, m->arrival.uid,
+                                      &dup, err))
+    return false;
+  if (dup == 0
+      && !pd_store_find_duplicate (p->store, m->msg->message_id, m->content_hash, pd_mime_content_hash, &dup, err))
     return false;
   if (dup > 0)
     {

@@ -10,6 +10,8 @@ static const char *const stmt_sql[ST_COUNT] = {
   [ST_FIND_SAME_ID] =
     "SELECT ticket_id, content_sha256, raw_id FROM messages"
     " WHERE message_id = ?1 AND direction = 'in' ORDER BY id",
+  [ST_FIND_IMAP_UID] =
+    "SELECT ticket_id FROM messages WHERE mailbox = ?1 AND imap_uidvalidity = ?2 AND imap_uid = ?3",
   [ST_FIND_REFERENCING] =
     "SELECT m.ticket_id FROM message_refs r JOIN messages m ON m.id = r.message_row"
     " WHERE r.ref = ?1 ORDER BY m.id LIMIT 1",
@@ -73,6 +75,30 @@ pd_store_find_referencing (pd_store_t *store, const char *message_id, gint64 *ti
                            GError **err)
 {
   return ticket_by_text (store, ST_FIND_REFERENCING, message_id, ticket_id, err);
+}
+
+bool
+pd_store_find_imap_message (pd_store_t *store, const char *mailbox, gint64 uidvalidity, gint64 uid,
+                            gint64 *ticket_id, GError **err)
+{
+  *ticket_id = 0;
+  sqlite3_stmt *st = stmt (store, ST_FIND_IMAP_UID, err);
+  if (st == NULL)
+    return false;
+  bind_text (store, st, 1, mailbox);
+  bind_int (store, st, 2, uidvalidity);
+  bind_int (store, st, 3, uid);
+  int rc = step (store, st);
+  if (rc == SQLITE_ROW)
+    *ticket_id = sqlite3_column_int64 (st, 0);
+  else if (rc != SQLITE_DONE)
+    {
+      store_db_error (store, err, "cannot look up UID %" G_GINT64_FORMAT " of mailbox %s", uid, mailbox);
+      done (store, st);
+      return false;
+    }
+  done (store, st);
+  return true;
 }
 
 bool

@@ -17,6 +17,7 @@ typedef int (*pd_cmd_fn) (const pd_global_t *g, int argc, char **argv);
 int pd_cmd_init (const pd_global_t *g, int argc, char **argv);
 int pd_cmd_parse (const pd_global_t *g, int argc, char **argv);
 int pd_cmd_ingest (const pd_global_t *g, int argc, char **argv);
+int pd_cmd_fetch (const pd_global_t *g, int argc, char **argv);
 int pd_cmd_tickets (const pd_global_t *g, int argc, char **argv);
 int pd_cmd_outbox (const pd_global_t *g, int argc, char **argv);
 int pd_cmd_quarantine (const pd_global_t *g, int argc, char **argv);

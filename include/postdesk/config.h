@@ -30,6 +30,32 @@ typedef struct {
   pd_sla_targets_t sev2;        /* replaces the plan's */
 } pd_config_customer_t;
 
+/* What happens on the server to a message once it is committed. */
+typedef enum {
+  PD_MAILBOX_AFTER_SEEN, /* flag:seen: set \Seen, the message stays */
+  PD_MAILBOX_AFTER_MOVE, /* move:FOLDER */
+} pd_mailbox_after_t;
+
+/* A [mailbox NAME] section: one IMAP folder postdesk reads (imap.h). */
+typedef struct {
+  char *name;              /* owned: the NAME, recorded on every message */
+  char *url;               /* owned: as written, for messages */
+  bool implicit_tls;       /* imaps:// (true) or imap:// with STARTTLS required */
+  char *host;              /* owned */
+  guint16 port;            /* 993 or 143 unless the URL says */
+  char *folder;            /* owned: e.g. "INBOX" (ASCII: no modified UTF-7) */
+  char *username;          /* owned */
+  char *password_file;     /* owned, absolute, or NULL */
+  char **password_command; /* owned argv (run without a shell), or NULL */
+  char *ca_file;           /* owned, absolute, or NULL: the system trust store */
+  bool tls_none;           /* tls = none: plain text, loopback hosts only */
+  pd_mailbox_after_t after;
+  char *after_folder;      /* owned: the FOLDER of move:FOLDER, else NULL */
+  bool idle;               /* IDLE when the server has it */
+  int poll_interval;       /* seconds between polls without IDLE */
+  gint64 ack_max_age;      /* seconds: older mail is not acknowledged */
+} pd_config_mailbox_t;
+
 typedef struct pd_config {
   char *path;              /* owned: absolute path of the file read, or NULL for defaults */
   char *dir;               /* owned: folder relative paths resolve against */
@@ -53,6 +79,7 @@ typedef struct pd_config {
   GPtrArray *calendars;    /* owned: pd_calendar_t, built-in ones first, each name once */
   GPtrArray *plans;        /* owned: pd_config_plan_t, each name once */
   GPtrArray *customers;    /* owned: pd_config_customer_t, each name once */
+  GPtrArray *mailboxes;    /* owned: pd_config_mailbox_t, each name once, in file order */
 } pd_config_t;
 
 /* Finds the configuration file: 'explicit_path' (from --config) if given,
@@ -95,6 +122,7 @@ bool pd_config_is_system_address (const pd_config_t *cfg, const char *address);
 const pd_calendar_t *pd_config_calendar (const pd_config_t *cfg, const char *name);
 const pd_config_plan_t *pd_config_plan (const pd_config_t *cfg, const char *name);
 const pd_config_customer_t *pd_config_customer (const pd_config_t *cfg, const char *name);
+const pd_config_mailbox_t *pd_config_mailbox (const pd_config_t *cfg, const char *name);
 
 /* The customer 'sender_address' belongs to: the one listing the address
  * itself, else the one listing its domain (both case-insensitive; a

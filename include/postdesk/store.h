@@ -178,6 +178,12 @@ typedef char *(*pd_content_hash_fn) (const char *raw, gsize len);
 bool pd_store_find_duplicate (pd_store_t *store, const char *message_id,
                               const char *content_sha256, pd_content_hash_fn hash_raw,
                               gint64 *ticket_id, GError **err);
+/* The ticket of the inbound message stored from this IMAP UID, or 0: a
+ * UID names one message while UIDVALIDITY holds, so a message fetched
+ * again after a crash is recognised by it even if its content hash would
+ * not match (a changed hash, a whole message after its headers). */
+bool pd_store_find_imap_message (pd_store_t *store, const char *mailbox, gint64 uidvalidity, gint64 uid,
+                                 gint64 *ticket_id, GError **err);
 bool pd_store_ticket_exists (pd_store_t *store, gint64 ticket_id, bool *exists, GError **err);
 /* True when 'address' (case-insensitive) is a participant of the ticket. */
 bool pd_store_is_participant (pd_store_t *store, gint64 ticket_id,
