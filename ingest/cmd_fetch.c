@@ -72,7 +72,8 @@ print_summary (const pd_config_mailbox_t *mb, const pd_fetch_report_t *r, const 
 
 /* Connects and logs in if needed, then runs one cycle. */
 static bool
-cycle (watched_t *w, const pd_config_t *cfg, pd_store_t *store, pd_reloadable_t *rules, bool quiet, GError **err)
+cycle (watched_t *w, const pd_config_t *cfg, pd_store_t *store, pd_reloadable_t *rules,
+       pd_reloadable_t *templates, bool quiet, GError **err)
 {
   if (w->imap == NULL)
     {
@@ -82,6 +83,10 @@ cycle (watched_t *w, const pd_config_t *cfg, pd_store_t *store, pd_reloadable_t 
     }
   g_autoptr (pd_pipeline_t) pipeline = pd_pipeline_new (cfg, store);
   pd_pipeline_set_rules (pipeline, rules);
+  /* New customers are acknowledged; a mailbox with history connected for
+   * the first time does not mail the customers of the past. */
+  pd_pipeline_set_templates (pipeline, templates);
+  pd_pipeline_set_ack_policy (pipeline, NULL, w->mb->ack_max_age);
   pd_fetch_report_t report;
   pd_pipeline_stats_t before = { 0 };
   bool ok = pd_fetch_cycle (w->imap, cfg, w->mb, pipeline, store, &report, err);
@@ -215,6 +220,9 @@ pd_cmd_fetch (const pd_global_t *g, int argc, char **argv)
   g_autoptr (pd_reloadable_t) rules = pd_cmd_load_rules (cfg, &rc);
   if (rules == NULL)
     return rc;
+  g_autoptr (pd_reloadable_t) templates = pd_cmd_load_templates (cfg, &rc);
+  if (templates == NULL)
+    return rc;
   GError *err = NULL;
   if (!once && !install_stop_signals (&err))
     {
@@ -235,7 +243,7 @@ pd_cmd_fetch (const pd_global_t *g, int argc, char **argv)
           watched_t *w = &ws[i];
           if (w->given_up || (w->imap == NULL && g_get_monotonic_time () < w->retry_at))
             continue;
-          if (cycle (w, cfg, store, rules, quiet, &err))
+          if (cycle (w, cfg, store, rules, templates, quiet, &err))
             {
               w->backoff = 0;
               continue;

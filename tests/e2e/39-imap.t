@@ -175,4 +175,14 @@ is "$(ntickets)" 600 "one ticket per message"
 is "$(imap_count Bulk)/$(imap_count BulkDone)" "0/600" "every message moved, once"
 is "$(db "SELECT last_uid FROM mailbox_state WHERE mailbox = 'bulk'")" 600 "the state reached the last UID"
 
+# ---- a mailbox with history mails no customer of the past -----------------------
+new_desk history
+mailbox_conf hist "imaps://localhost:$DOVECOT_IMAPS/History" "ca_file = $DOVECOT_DIR/ca.pem" "ack_max_age = 1d"
+imap_py "M.create('History')"
+imap_append History "06-Mar-2026 16:00:00 -0800" "$MAIL/01-production-down.eml"
+imap_append History "$(LC_ALL=C date -u '+%d-%b-%Y %H:%M:%S +0000')" "$MAIL/03-german-question.eml"
+pd fetch --once >/dev/null 2>&1; ok $? "a mailbox with an old and a new message"
+is "$(db "SELECT count(*) FROM outbox WHERE kind = 'ack'")" 1 "only the new message is acknowledged"
+like "$(db "SELECT json_extract(detail, '$.reason') FROM events WHERE type = 'ack-suppressed'")" \
+     "longer ago than ack_max_age" "the old one's ticket says why not"
 done_testing
