@@ -149,6 +149,24 @@ pd_json_write (GString *out, JsonNode *node, bool pretty)
 }
 
 char *
+pd_json_pairs (const char *first_key, ...)
+{
+  g_autoptr (JsonObject) obj = json_object_new ();
+  va_list ap;
+  va_start (ap, first_key);
+  for (const char *key = first_key; key != NULL; key = va_arg (ap, const char *))
+    {
+      const char *value = va_arg (ap, const char *);
+      if (value != NULL)
+        json_object_set_string_member (obj, key, value);
+    }
+  va_end (ap);
+  g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+  json_node_set_object (node, obj);
+  return pd_json_to_text (node);
+}
+
+char *
 pd_json_to_text (JsonNode *node)
 {
   GString *out = g_string_new (NULL);

@@ -140,28 +140,6 @@ pd_outbox_ticket_vars (const pd_config_t *cfg, const pd_ticket_t *ticket,
   return vars;
 }
 
-static char *
-detail_json (const char *first_key, ...) G_GNUC_NULL_TERMINATED;
-
-/* A JSON object of string pairs, for event details. */
-static char *
-detail_json (const char *first_key, ...)
-{
-  g_autoptr (JsonObject) obj = json_object_new ();
-  va_list ap;
-  va_start (ap, first_key);
-  for (const char *key = first_key; key != NULL; key = va_arg (ap, const char *))
-    {
-      const char *value = va_arg (ap, const char *);
-      if (value != NULL)
-        json_object_set_string_member (obj, key, value);
-    }
-  va_end (ap);
-  g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
-  json_node_set_object (node, obj);
-  return pd_json_to_text (node);
-}
-
 static const char *
 why_name (pd_ack_why_t why)
 {
@@ -275,7 +253,7 @@ pd_outbox_acknowledge (const pd_ack_t *ack, bool *queued, GError **err)
     }
   if (reason != NULL)
     {
-      g_autofree char *detail = detail_json ("reason", reason, "why", why_name (ack->why),
+      g_autofree char *detail = pd_json_pairs ("reason", reason, "why", why_name (ack->why),
                                              "message_id", ack->msg->message_id, NULL);
       return pd_store_event_add (ack->store, ack->ticket->id, ack->now, "postdesk", "ack-suppressed",
                                  detail, err);
@@ -289,7 +267,7 @@ pd_outbox_acknowledge (const pd_ack_t *ack, bool *queued, GError **err)
   g_autofree char *message_id = NULL;
   if (!queue (ack, tmpl, &message_id, err))
     return false;
-  g_autofree char *detail = detail_json ("message_id", message_id, "why", why_name (ack->why),
+  g_autofree char *detail = pd_json_pairs ("message_id", message_id, "why", why_name (ack->why),
                                          "to", ack->ticket->requester.address, NULL);
   if (!pd_store_event_add (ack->store, ack->ticket->id, ack->now, "postdesk", "ack-queued", detail, err))
     return false;

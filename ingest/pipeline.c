@@ -189,31 +189,6 @@ kind_of (const pd_config_t *cfg, const pd_message_t *msg)
   return "customer";
 }
 
-static char *
-event_detail (const char *first_key, ...) G_GNUC_NULL_TERMINATED;
-
-/* A JSON object of string pairs (NULL values skipped), for event details. */
-static char *
-event_detail (const char *first_key, ...)
-{
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  va_list ap;
-  va_start (ap, first_key);
-  for (const char *key = first_key; key != NULL; key = va_arg (ap, const char *))
-    {
-      const char *value = va_arg (ap, const char *);
-      if (value == NULL)
-        continue;
-      json_builder_set_member_name (b, key);
-      json_builder_add_string_value (b, value);
-    }
-  va_end (ap);
-  json_builder_end_object (b);
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  return pd_json_to_text (root);
-}
-
 static bool
 begin_batch (pd_pipeline_t *p, GError **err)
 {
@@ -440,7 +415,7 @@ store_oversized_note (pd_pipeline_t *p, prepared_t *m, gint64 quarantine_id, gin
         .mailbox = arrival->mailbox,
       };
       g_autofree char *linked = th.linked_to > 0 ? g_strdup_printf ("%" G_GINT64_FORMAT, th.linked_to) : NULL;
-      g_autofree char *detail = event_detail ("how", th.how, "message_id", msg->message_id,
+      g_autofree char *detail = pd_json_pairs ("how", th.how, "message_id", msg->message_id,
                                               "linked_to", linked, "quarantine", entry, NULL);
       if (!pd_store_ticket_create (p->store, &t, ticket, err)
           || !pd_store_event_add (p->store, *ticket, arrival->received_at, msg->from->address, "opened",
@@ -449,7 +424,7 @@ store_oversized_note (pd_pipeline_t *p, prepared_t *m, gint64 quarantine_id, gin
     }
   else
     {
-      g_autofree char *detail = event_detail ("how", th.how, "message_id", msg->message_id,
+      g_autofree char *detail = pd_json_pairs ("how", th.how, "message_id", msg->message_id,
                                               "kind", kind, "quarantine", entry, NULL);
       if (!pd_store_event_add (p->store, *ticket, arrival->received_at, msg->from->address, "message",
                                detail, err))
@@ -627,7 +602,7 @@ set_deadlines (pd_pipeline_t *p, const pd_ticket_t *t, int severity, pd_time_t s
   g_autofree char *clock = set.clock_started_at != 0 ? pd_time_format (set.clock_started_at) : NULL;
   g_autofree char *first = set.first_response_due != 0 ? pd_time_format (set.first_response_due) : NULL;
   g_autofree char *resolution = set.resolution_due != 0 ? pd_time_format (set.resolution_due) : NULL;
-  g_autofree char *detail = event_detail ("severity", sev, "clock_started_at", clock,
+  g_autofree char *detail = pd_json_pairs ("severity", sev, "clock_started_at", clock,
                                           "first_response_due", first, "resolution_due", resolution,
                                           "plan", set.plan, NULL);
   return pd_store_event_add (p->store, t->id, start, "postdesk", event, detail, err);
@@ -651,7 +626,7 @@ keep_clock (pd_pipeline_t *p, const prepared_t *m, gint64 ticket, const char *ki
        * history says so, as for every acknowledgement not sent. */
       g_autofree char *reason = g_strdup_printf ("the ticket was opened by %s mail",
                                                  opened_by (kind, m->msg));
-      g_autofree char *detail = event_detail ("reason", reason, "why", "new",
+      g_autofree char *detail = pd_json_pairs ("reason", reason, "why", "new",
                                               "message_id", m->msg->message_id, NULL);
       return pd_store_event_add (p->store, ticket, m->arrival.received_at, "postdesk", "ack-suppressed",
                                  detail, err);
@@ -760,7 +735,7 @@ store_message (pd_pipeline_t *p, const prepared_t *m, pd_outcome_t *outcome, gin
       if (!pd_store_ticket_create (p->store, &t, &ticket, err))
         return false;
       g_autofree char *linked = th.linked_to > 0 ? g_strdup_printf ("%" G_GINT64_FORMAT, th.linked_to) : NULL;
-      g_autofree char *detail = event_detail ("how", th.how, "message_id", msg->message_id,
+      g_autofree char *detail = pd_json_pairs ("how", th.how, "message_id", msg->message_id,
                                               "linked_to", linked, NULL);
       if (!pd_store_event_add (p->store, ticket, arrival->received_at, msg->from->address, "opened",
                                detail, err))
@@ -775,7 +750,7 @@ store_message (pd_pipeline_t *p, const prepared_t *m, pd_outcome_t *outcome, gin
     }
   else
     {
-      g_autofree char *detail = event_detail ("how", th.how, "message_id", msg->message_id,
+      g_autofree char *detail = pd_json_pairs ("how", th.how, "message_id", msg->message_id,
                                               "kind", kind, NULL);
       if (!pd_store_event_add (p->store, ticket, arrival->received_at, msg->from->address,
                                "message", detail, err))

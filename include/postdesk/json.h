@@ -18,4 +18,8 @@ void pd_json_write (GString *out, JsonNode *node, bool pretty);
 /* Compact JSON text of 'node' (transfer full). */
 char *pd_json_to_text (JsonNode *node);
 
+/* A compact JSON object of string members from key, value pairs ending in
+ * NULL; a NULL value leaves its key out. For event details. (transfer full) */
+char *pd_json_pairs (const char *first_key, ...) G_GNUC_NULL_TERMINATED;
+
 #endif
