@@ -1445,35 +1445,20 @@ pd_rules_load_string (const char *name, const char *text, pd_rules_t **out, GErr
   return parser_finish (&ps, out, err);
 }
 
-static int
-compare_names (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
-}
-
 bool
 pd_rules_load (const char *dir, pd_rules_t **out, GError **err)
 {
   *out = NULL;
   GError *local = NULL;
-  g_autoptr (GDir) d = g_dir_open (dir, 0, &local);
-  if (d == NULL)
-    {
-      g_set_error (err, PD_ERROR, PD_ERROR_IO, "cannot read the rules folder %s: %s", dir, local->message);
-      g_error_free (local);
-      return false;
-    }
-  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  for (const char *n; (n = g_dir_read_name (d)) != NULL;)
-    if (g_str_has_suffix (n, ".rules") && n[0] != '.')
-      g_ptr_array_add (names, g_strdup (n));
+  g_autoptr (GPtrArray) names = pd_dir_names (dir, ".rules", "rules", err);
+  if (names == NULL)
+    return false;
   if (names->len == 0)
     {
       g_set_error (err, PD_ERROR, PD_ERROR_PARSE, "%s: no *.rules files: postdesk needs at least one "
                    "(an empty file means no rules, so every ticket is Severity 2)", dir);
       return false;
     }
-  g_ptr_array_sort (names, compare_names);
   parser_t ps;
   parser_init (&ps);
   for (guint i = 0; i < names->len; i++)

@@ -869,29 +869,14 @@ pd_templates_get (const pd_templates_t *set, const char *name)
   return g_hash_table_lookup (set->by_name, name);
 }
 
-static int
-compare_names (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
-}
-
 bool
 pd_templates_load (const char *dir, pd_templates_t **out, GError **err)
 {
   *out = NULL;
   GError *local = NULL;
-  g_autoptr (GDir) d = g_dir_open (dir, 0, &local);
-  if (d == NULL)
-    {
-      g_set_error (err, PD_ERROR, PD_ERROR_IO, "cannot read the templates folder %s: %s", dir, local->message);
-      g_error_free (local);
-      return false;
-    }
-  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  for (const char *n; (n = g_dir_read_name (d)) != NULL;)
-    if (g_str_has_suffix (n, ".tmpl") && n[0] != '.')
-      g_ptr_array_add (names, g_strdup (n));
-  g_ptr_array_sort (names, compare_names);
+  g_autoptr (GPtrArray) names = pd_dir_names (dir, ".tmpl", "templates", err);
+  if (names == NULL)
+    return false;
 
   g_autoptr (GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GHashTable) by_name = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,

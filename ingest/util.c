@@ -90,3 +90,28 @@ pd_address_domain (const char *address)
     return NULL;
   return g_ascii_strdown (at + 1, -1);
 }
+
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+GPtrArray *
+pd_dir_names (const char *dir, const char *suffix, const char *what, GError **err)
+{
+  GError *local = NULL;
+  g_autoptr (GDir) d = g_dir_open (dir, 0, &local);
+  if (d == NULL)
+    {
+      g_set_error (err, PD_ERROR, PD_ERROR_IO, "cannot read the %s folder %s: %s", what, dir, local->message);
+      g_error_free (local);
+      return NULL;
+    }
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  for (const char *n; (n = g_dir_read_name (d)) != NULL;)
+    if (g_str_has_suffix (n, suffix) && n[0] != '.')
+      g_ptr_array_add (names, g_strdup (n));
+  g_ptr_array_sort (names, compare_names);
+  return names;
+}

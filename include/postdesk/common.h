@@ -50,6 +50,12 @@ char *pd_sha256_hex (const void *data, gsize len);
 /* The same for a digest already computed. (transfer full) */
 char *pd_sha256_digest_hex (const guint8 digest[32]);
 
+/* The names of the files in 'dir' ending in 'suffix', hidden ones left out,
+ * in name order: the files an admin edits (rules, templates) are read in an
+ * order they can predict. NULL with PD_ERROR_IO naming the folder (called
+ * the 'what' folder) when it cannot be read. (transfer full, of char*) */
+GPtrArray *pd_dir_names (const char *dir, const char *suffix, const char *what, GError **err);
+
 /* The domain of an address, lower-cased, or NULL when there is no '@'
  * (transfer full). */
 char *pd_address_domain (const char *address);
