@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "postdesk/bounces.h"
 #include "postdesk/cmd.h"
 #include "postdesk/output.h"
 #include "postdesk/text.h"
@@ -87,6 +88,30 @@ log_failure (const sender_t *s, const pd_outbox_item_t *o, const char *outcome, 
   g_warning ("outbox %" G_GINT64_FORMAT " (%s) to %s: %s: %s", o->id, ref, to, outcome, why);
 }
 
+/* Why row 'o' must not go out at all: every recipient is suppressed after
+ * a bounce ("ADDRESS: the address is suppressed after a bounce: ...",
+ * one per recipient). *why is NULL when it may go. (transfer full) */
+static bool
+suppressed_reason (sender_t *s, const pd_outbox_item_t *o, char **why, GError **err)
+{
+  *why = NULL;
+  g_autoptr (GString) text = g_string_new (NULL);
+  for (guint i = 0; o->to != NULL && o->to[i] != NULL; i++)
+    {
+      g_autoptr (pd_suppression_t) entry = NULL;
+      if (!pd_store_suppression_get (s->store, o->to[i], &entry, err))
+        return false;
+      /* One address still reachable: the mail goes, to everyone. */
+      if (entry == NULL)
+        return true;
+      g_autofree char *reason = pd_bounce_suppression_reason (entry);
+      g_string_append_printf (text, "%s%s: %s", i > 0 ? "; " : "", entry->address, reason);
+    }
+  if (text->len > 0)
+    *why = g_string_free (g_steal_pointer (&text), FALSE);
+  return true;
+}
+
 /* Delivers one claimed row and records what happened. Returns false with
  * 'err' set only when the database failed; *unavailable says the
  * transport cannot take anything now. */
@@ -94,6 +119,19 @@ static bool
 deliver (sender_t *s, const pd_outbox_item_t *o, bool *unavailable, GError **err)
 {
   *unavailable = false;
+  /* Checked as it leaves, not when it was queued: an address suppressed
+   * since (a bounce of an earlier message) gets nothing either. */
+  g_autofree char *suppressed = NULL;
+  if (!suppressed_reason (s, o, &suppressed, err))
+    return false;
+  if (suppressed != NULL)
+    {
+      if (!pd_store_outbox_mark_suppressed (s->store, o->id, pd_time_now (), suppressed, err))
+        return false;
+      s->failed++;
+      log_failure (s, o, "not sent", suppressed);
+      return true;
+    }
   GError *failure = NULL;
   bool accepted = false;
   if (o->raw == NULL)

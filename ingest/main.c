@@ -26,6 +26,7 @@ static const struct {
   { "outbox", pd_cmd_outbox, "list outgoing messages and their delivery state" },
   { "send", pd_cmd_send, "deliver the outbox through the configured transport" },
   { "quarantine", pd_cmd_quarantine, "list, show, retry and delete mail postdesk could not handle" },
+  { "suppressed", pd_cmd_suppressed, "list addresses mail bounced from for good, and lift them" },
   { "rules", pd_cmd_rules, "check the rule files, and try them on mail without storing it" },
   { "templates", pd_cmd_templates, "check the templates of the mail postdesk sends" },
 };

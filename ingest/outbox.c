@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "postdesk/bounces.h"
 #include "postdesk/compose.h"
 #include "postdesk/json.h"
 #include "postdesk/sla.h"
@@ -162,6 +163,13 @@ suppression (const pd_ack_t *ack, GError **err)
     return g_strdup ("the sender is the support address");
   if (pd_config_is_system_address (cfg, sender))
     return g_strdup ("the sender is in system_addresses");
+  /* The acknowledgement goes to the requester: mail to that address came
+   * back for good, and another would only bounce too. */
+  g_autoptr (pd_suppression_t) suppressed = NULL;
+  if (!pd_store_suppression_get (ack->store, ack->ticket->requester.address, &suppressed, err))
+    return NULL;
+  if (suppressed != NULL)
+    return pd_bounce_suppression_reason (suppressed);
   /* Two auto-responders that do not mark their mail would otherwise
    * answer each other for ever: a sender gets only so many. */
   static const struct { const char *key; gint64 seconds; } windows[] = {

@@ -238,6 +238,26 @@ pd_json_outbox_item (const pd_outbox_item_t *o)
   add_time (b, "created_at", o->created_at);
   add_time (b, "next_attempt_at", o->next_attempt_at);
   add_time (b, "sent_at", o->sent_at);
+  add_string (b, "bounce_recipient", o->bounce_recipient);
+  add_string (b, "bounce_status", o->bounce_status);
+  add_string (b, "bounce_diagnostic", o->bounce_diagnostic);
+  add_time (b, "bounced_at", o->bounced_at);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+JsonNode *
+pd_json_suppression (const pd_suppression_t *s)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  add_string (b, "address", s->address);
+  add_string (b, "reason", s->reason);
+  add_string (b, "status", s->status);
+  add_string (b, "diagnostic", s->diagnostic);
+  add_time (b, "since", s->created_at);
+  add_id_or_null (b, "ticket", s->ticket_id);
+  add_id_or_null (b, "outbox_id", s->outbox_id);
   json_builder_end_object (b);
   return json_builder_get_root (b);
 }

@@ -4,6 +4,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "postdesk/bounces.h"
 #include "postdesk/json.h"
 #include "postdesk/mime.h"
 #include "postdesk/outbox.h"
@@ -760,6 +761,10 @@ store_message (pd_pipeline_t *p, const prepared_t *m, pd_outcome_t *outcome, gin
   if (!pd_store_message_add (p->store, ticket, msg, kind, m->content_hash, raw_id, arrival, &row, err))
     return false;
   if (!add_participants (p, ticket, msg, kind, *outcome == PD_OUTCOME_NEW_TICKET, err))
+    return false;
+  /* A bounce of postdesk's own mail marks it bounced (and may suppress the
+   * address) in this savepoint, so the two are never stored apart. */
+  if (strcmp (kind, "bounce") == 0 && !pd_bounce_record (p->store, msg, arrival->received_at, NULL, err))
     return false;
   if (!keep_clock (p, m, ticket, kind, *outcome == PD_OUTCOME_NEW_TICKET, err))
     return false;

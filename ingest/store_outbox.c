@@ -7,7 +7,11 @@
  * more column follows: the raw bytes, or NULL. */
 #define OUTBOX_COLUMNS                                                                    \
   "id, ticket_id, kind, recipients, subject, message_id, in_reply_to, status, attempts," \
-  " last_error, body_text, created_at, next_attempt_at, sent_at"
+  " last_error, body_text, created_at, next_attempt_at, sent_at, bounce_recipient,"      \
+  " bounce_status, bounce_diagnostic, bounced_at"
+#define OUTBOX_RAW_COLUMN 18
+
+#define SUPPRESSED_COLUMNS "address, reason, status, diagnostic, ticket_id, outbox_id, created_at"
 
 static const char *const stmt_sql[ST_COUNT] = {
   [ST_OUTBOX_MESSAGE_INSERT] =
@@ -40,6 +44,25 @@ static const char *const stmt_sql[ST_COUNT] = {
     "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2,"
     " next_attempt_at = NULL WHERE id = ?1 AND status = 'sending'",
   [ST_OUTBOX_RECOVER] = "UPDATE outbox SET status = 'queued' WHERE status = 'sending'",
+  [ST_OUTBOX_BY_MESSAGE_ID] = "SELECT " OUTBOX_COLUMNS ", NULL FROM outbox WHERE message_id = ?1",
+  /* A queued row that bounced (sent before a crash, queued again by
+   * recovery) is not sent again: it reached the server that refused it. */
+  [ST_OUTBOX_BOUNCED] =
+    "UPDATE outbox SET status = 'bounced', bounce_recipient = ?2, bounce_status = ?3,"
+    " bounce_diagnostic = ?4, bounced_at = ?5, next_attempt_at = NULL"
+    " WHERE id = ?1 AND status <> 'sending'",
+  [ST_OUTBOX_SUPPRESSED] =
+    "UPDATE outbox SET status = 'failed', last_error = 'suppressed', next_attempt_at = NULL"
+    " WHERE id = ?1 AND status = 'sending'",
+  [ST_SUPPRESSED_UPSERT] =
+    "INSERT INTO suppressed (" SUPPRESSED_COLUMNS ") VALUES (lower(?1), ?2, ?3, ?4, ?5, ?6, ?7)"
+    " ON CONFLICT (address) DO UPDATE SET reason = excluded.reason, status = excluded.status,"
+    " diagnostic = excluded.diagnostic, ticket_id = excluded.ticket_id,"
+    " outbox_id = excluded.outbox_id",
+  [ST_SUPPRESSED_GET] = "SELECT " SUPPRESSED_COLUMNS " FROM suppressed WHERE address = lower(?1)",
+  [ST_SUPPRESSED_ALL] = "SELECT " SUPPRESSED_COLUMNS " FROM suppressed ORDER BY address",
+  [ST_SUPPRESSED_DELETE] = "DELETE FROM suppressed WHERE address = lower(?1)",
+  [ST_SUPPRESSED_JOURNAL] = "INSERT INTO journal (at, actor, action, detail) VALUES (?1, ?2, ?3, ?4)",
   [ST_MAILBOX_GET] = "SELECT uidvalidity, last_uid FROM mailbox_state WHERE mailbox = ?1",
   [ST_MAILBOX_SET] =
     "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid, updated_at)"
@@ -68,6 +91,9 @@ pd_outbox_item_free (pd_outbox_item_t *o)
   g_free (o->last_error);
   g_free (o->body_text);
   g_clear_pointer (&o->raw, g_bytes_unref);
+  g_free (o->bounce_recipient);
+  g_free (o->bounce_status);
+  g_free (o->bounce_diagnostic);
   g_free (o);
 }
 
@@ -98,8 +124,13 @@ read_item (pd_store_t *store, sqlite3_stmt *st, GError **err)
   o->created_at = sqlite3_column_int64 (st, 11);
   o->next_attempt_at = sqlite3_column_int64 (st, 12);
   o->sent_at = sqlite3_column_int64 (st, 13);
-  if (sqlite3_column_type (st, 14) != SQLITE_NULL)
-    o->raw = g_bytes_new (sqlite3_column_blob (st, 14), (gsize) sqlite3_column_bytes (st, 14));
+  o->bounce_recipient = col_strdup (st, 14);
+  o->bounce_status = col_strdup (st, 15);
+  o->bounce_diagnostic = col_strdup (st, 16);
+  o->bounced_at = sqlite3_column_int64 (st, 17);
+  if (sqlite3_column_type (st, OUTBOX_RAW_COLUMN) != SQLITE_NULL)
+    o->raw = g_bytes_new (sqlite3_column_blob (st, OUTBOX_RAW_COLUMN),
+                          (gsize) sqlite3_column_bytes (st, OUTBOX_RAW_COLUMN));
   return g_steal_pointer (&o);
 }
 
@@ -556,4 +587,279 @@ pd_store_outbox_recover (pd_store_t *store, guint *recovered, GError **err)
   if (recovered != NULL)
     *recovered = (guint) sqlite3_changes (store->db);
   return true;
+}
+
+/* ---- bounces and the suppression list ------------------------------------- */
+
+/* The object 'b' built, as JSON text (transfer full). */
+static char *
+builder_text (JsonBuilder *b)
+{
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  json_generator_set_root (gen, root);
+  return json_generator_to_data (gen, NULL);
+}
+
+/* A string member, skipped when NULL: absent says "not known". */
+static void
+add_member (JsonBuilder *b, const char *key, const char *value)
+{
+  if (value == NULL)
+    return;
+  json_builder_set_member_name (b, key);
+  json_builder_add_string_value (b, value);
+}
+
+bool
+pd_store_outbox_find (pd_store_t *store, const char *message_id, pd_outbox_item_t **out, GError **err)
+{
+  *out = NULL;
+  sqlite3_stmt *st = stmt (store, ST_OUTBOX_BY_MESSAGE_ID, err);
+  if (st == NULL)
+    return false;
+  bind_text (store, st, 1, message_id);
+  int rc = step (store, st);
+  if (rc == SQLITE_ROW)
+    {
+      *out = read_item (store, st, err);
+      done (store, st);
+      return *out != NULL;
+    }
+  if (rc != SQLITE_DONE)
+    {
+      store_db_error (store, err, "cannot look for the outgoing message %s", message_id);
+      done (store, st);
+      return false;
+    }
+  done (store, st);
+  return true;
+}
+
+bool
+pd_store_outbox_mark_bounced (pd_store_t *store, gint64 id, const char *recipient, const char *status,
+                              const char *diagnostic, pd_time_t at, bool *marked, GError **err)
+{
+  *marked = false;
+  sqlite3_stmt *st = stmt (store, ST_OUTBOX_BOUNCED, err);
+  if (st == NULL)
+    return false;
+  bind_int (store, st, 1, id);
+  bind_text (store, st, 2, recipient);
+  bind_text (store, st, 3, status);
+  bind_text (store, st, 4, diagnostic);
+  bind_int (store, st, 5, at);
+  if (!store_exec (store, st, err, "cannot mark outbox entry %" G_GINT64_FORMAT " bounced", id))
+    return false;
+  if (sqlite3_changes (store->db) == 1)
+    {
+      *marked = true;
+      return true;
+    }
+  /* Nothing changed: the row is being sent, or does not exist. */
+  bool sending = false;
+  if (!store_exists (store, stmt (store, ST_OUTBOX_ROW, err), id, NULL, &sending, err,
+                     "cannot read an outbox entry"))
+    return false;
+  if (!sending)
+    {
+      g_set_error (err, PD_ERROR, PD_ERROR_NOT_FOUND, "no outbox entry %" G_GINT64_FORMAT, id);
+      return false;
+    }
+  return true;
+}
+
+bool
+pd_store_outbox_mark_suppressed (pd_store_t *store, gint64 id, pd_time_t now, const char *reason,
+                                 GError **err)
+{
+  bool own;
+  if (!store_own_begin (store, &own, err))
+    return false;
+  sending_row_t r = { 0 };
+  bool ok = read_sending_row (store, id, &r, err);
+  sqlite3_stmt *st = ok ? stmt (store, ST_OUTBOX_SUPPRESSED, err) : NULL;
+  ok = st != NULL;
+  if (ok)
+    {
+      bind_int (store, st, 1, id);
+      ok = update_sending (store, st, id, "suppressed", err);
+    }
+  if (ok)
+    {
+      g_autoptr (JsonBuilder) b = json_builder_new ();
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "outbox_id");
+      json_builder_add_int_value (b, id);
+      add_member (b, "message_id", r.message_id);
+      json_builder_set_member_name (b, "to");
+      json_builder_begin_array (b);
+      for (gsize i = 0; r.to != NULL && r.to[i] != NULL; i++)
+        json_builder_add_string_value (b, r.to[i]);
+      json_builder_end_array (b);
+      add_member (b, "reason", reason);
+      json_builder_end_object (b);
+      g_autofree char *detail = builder_text (b);
+      ok = pd_store_event_add (store, r.ticket_id, now, "postdesk", "delivery-suppressed", detail, err);
+    }
+  sending_row_clear (&r);
+  return store_own_end (store, own, ok, ok ? err : NULL) && ok;
+}
+
+void
+pd_suppression_free (pd_suppression_t *s)
+{
+  if (s == NULL)
+    return;
+  g_free (s->address);
+  g_free (s->reason);
+  g_free (s->status);
+  g_free (s->diagnostic);
+  g_free (s);
+}
+
+/* The row 'st' is on (SUPPRESSED_COLUMNS). (transfer full) */
+static pd_suppression_t *
+read_suppression (sqlite3_stmt *st)
+{
+  pd_suppression_t *s = g_new0 (pd_suppression_t, 1);
+  s->address = col_strdup (st, 0);
+  s->reason = col_strdup (st, 1);
+  s->status = col_strdup (st, 2);
+  s->diagnostic = col_strdup (st, 3);
+  s->ticket_id = sqlite3_column_int64 (st, 4);
+  s->outbox_id = sqlite3_column_int64 (st, 5);
+  s->created_at = sqlite3_column_int64 (st, 6);
+  return s;
+}
+
+bool
+pd_store_suppress (pd_store_t *store, const pd_suppression_t *s, GError **err)
+{
+  sqlite3_stmt *st = stmt (store, ST_SUPPRESSED_UPSERT, err);
+  if (st == NULL)
+    return false;
+  bind_text (store, st, 1, s->address);
+  bind_text (store, st, 2, s->reason);
+  bind_text (store, st, 3, s->status);
+  bind_text (store, st, 4, s->diagnostic);
+  bind_int_or_null (store, st, 5, s->ticket_id);
+  bind_int_or_null (store, st, 6, s->outbox_id);
+  bind_int (store, st, 7, s->created_at);
+  return store_exec (store, st, err, "cannot suppress %s", s->address);
+}
+
+bool
+pd_store_suppression_get (pd_store_t *store, const char *address, pd_suppression_t **out, GError **err)
+{
+  *out = NULL;
+  sqlite3_stmt *st = stmt (store, ST_SUPPRESSED_GET, err);
+  if (st == NULL)
+    return false;
+  bind_text (store, st, 1, address);
+  int rc = step (store, st);
+  if (rc == SQLITE_ROW)
+    *out = read_suppression (st);
+  else if (rc != SQLITE_DONE)
+    {
+      store_db_error (store, err, "cannot read whether %s is suppressed", address);
+      done (store, st);
+      return false;
+    }
+  done (store, st);
+  return true;
+}
+
+bool
+pd_store_suppressed_list (pd_store_t *store, GPtrArray **out, GError **err)
+{
+  *out = NULL;
+  sqlite3_stmt *st = stmt (store, ST_SUPPRESSED_ALL, err);
+  if (st == NULL)
+    return false;
+  g_autoptr (GPtrArray) list = g_ptr_array_new_with_free_func ((GDestroyNotify) pd_suppression_free);
+  int rc;
+  while ((rc = step (store, st)) == SQLITE_ROW)
+    g_ptr_array_add (list, read_suppression (st));
+  if (rc != SQLITE_DONE)
+    {
+      store_db_error (store, err, "cannot list the suppressed addresses");
+      done (store, st);
+      return false;
+    }
+  done (store, st);
+  *out = g_steal_pointer (&list);
+  return true;
+}
+
+/* Journals and deletes the entry, then tells its ticket; in the caller's
+ * transaction. */
+static bool
+unsuppress_in_tx (pd_store_t *store, const char *address, const char *actor, pd_time_t at, GError **err)
+{
+  g_autoptr (pd_suppression_t) entry = NULL;
+  if (!pd_store_suppression_get (store, address, &entry, err))
+    return false;
+  if (entry == NULL)
+    {
+      g_set_error (err, PD_ERROR, PD_ERROR_NOT_FOUND, "%s is not suppressed", address);
+      return false;
+    }
+  /* The journal keeps what the entry was, since the row itself goes. */
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  add_member (b, "address", entry->address);
+  add_member (b, "reason", entry->reason);
+  add_member (b, "status", entry->status);
+  add_member (b, "diagnostic", entry->diagnostic);
+  if (entry->ticket_id != 0)
+    {
+      json_builder_set_member_name (b, "ticket");
+      json_builder_add_int_value (b, entry->ticket_id);
+    }
+  if (entry->outbox_id != 0)
+    {
+      json_builder_set_member_name (b, "outbox_id");
+      json_builder_add_int_value (b, entry->outbox_id);
+    }
+  json_builder_set_member_name (b, "since");
+  json_builder_add_int_value (b, entry->created_at);
+  json_builder_end_object (b);
+  g_autofree char *detail = builder_text (b);
+  sqlite3_stmt *st = stmt (store, ST_SUPPRESSED_JOURNAL, err);
+  if (st == NULL)
+    return false;
+  bind_int (store, st, 1, at);
+  bind_text (store, st, 2, actor);
+  bind_text (store, st, 3, "suppressed-remove");
+  bind_text (store, st, 4, detail);
+  if (!store_exec (store, st, err, "cannot record lifting the suppression of %s in the journal", address))
+    return false;
+  st = stmt (store, ST_SUPPRESSED_DELETE, err);
+  if (st == NULL)
+    return false;
+  bind_text (store, st, 1, address);
+  if (!store_exec (store, st, err, "cannot lift the suppression of %s", address))
+    return false;
+  if (entry->ticket_id == 0)
+    return true;
+  g_autoptr (JsonBuilder) e = json_builder_new ();
+  json_builder_begin_object (e);
+  add_member (e, "address", entry->address);
+  add_member (e, "status", entry->status);
+  add_member (e, "diagnostic", entry->diagnostic);
+  json_builder_end_object (e);
+  g_autofree char *event = builder_text (e);
+  return pd_store_event_add (store, entry->ticket_id, at, actor, "unsuppressed", event, err);
+}
+
+bool
+pd_store_suppression_remove (pd_store_t *store, const char *address, const char *actor, pd_time_t at,
+                             GError **err)
+{
+  bool own;
+  if (!store_own_begin (store, &own, err))
+    return false;
+  bool ok = unsuppress_in_tx (store, address, actor, at, err);
+  return store_own_end (store, own, ok, ok ? err : NULL) && ok;
 }

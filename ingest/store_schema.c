@@ -299,6 +299,55 @@ static const char *const migrations[] = {
   "  ticket_id INTEGER NOT NULL REFERENCES tickets (id)\n"
   ") STRICT;\n"
   "CREATE INDEX ack_log_address ON ack_log (address, at);\n",
+
+  /* 3 -> 4: delivery failures that come back by mail. An outbox row a
+   * bounce returned becomes 'bounced', with what the report said about
+   * it; SQLite cannot change a CHECK, so the table is rebuilt (foreign
+   * keys off, as in step 2; no table refers to the outbox yet). An
+   * address whose mail failed permanently is suppressed: postdesk sends
+   * it nothing until an admin lifts it, and the row says why and which
+   * mail of which ticket bounced. */
+  "CREATE TABLE outbox_v4 (\n"
+  "  id                INTEGER PRIMARY KEY,\n"
+  "  ticket_id         INTEGER NOT NULL REFERENCES tickets (id),\n"
+  "  message_row       INTEGER UNIQUE REFERENCES messages (id),\n"
+  "  kind              TEXT NOT NULL CHECK (kind IN ('ack','relay','notice')),\n"
+  "  recipients        TEXT NOT NULL\n"
+  "                    CHECK (json_valid(recipients) AND json_type(recipients) = 'array'),\n"
+  "  subject           TEXT NOT NULL,\n"
+  "  message_id        TEXT NOT NULL UNIQUE,\n"
+  "  in_reply_to       TEXT,\n"
+  "  body_text         TEXT NOT NULL,\n"
+  "  raw               BLOB,\n"
+  "  status            TEXT NOT NULL DEFAULT 'queued'\n"
+  "                    CHECK (status IN ('queued','sending','sent','failed','bounced')),\n"
+  "  attempts          INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),\n"
+  "  next_attempt_at   INTEGER,\n"
+  "  last_error        TEXT,\n"
+  "  created_at        INTEGER NOT NULL,\n"
+  "  sent_at           INTEGER,\n"
+  "  bounce_recipient  TEXT,\n"
+  "  bounce_status     TEXT,\n"
+  "  bounce_diagnostic TEXT,\n"
+  "  bounced_at        INTEGER\n"
+  ") STRICT;\n"
+  "INSERT INTO outbox_v4 (id, ticket_id, message_row, kind, recipients, subject, message_id,"
+  " in_reply_to, body_text, raw, status, attempts, next_attempt_at, last_error, created_at, sent_at)"
+  " SELECT id, ticket_id, message_row, kind, recipients, subject, message_id, in_reply_to,"
+  " body_text, raw, status, attempts, next_attempt_at, last_error, created_at, sent_at FROM outbox;\n"
+  "DROP TABLE outbox;\n"
+  "ALTER TABLE outbox_v4 RENAME TO outbox;\n"
+  "CREATE INDEX outbox_due ON outbox (status, next_attempt_at);\n"
+  "CREATE INDEX outbox_ticket ON outbox (ticket_id);\n"
+  "CREATE TABLE suppressed (\n"
+  "  address    TEXT PRIMARY KEY CHECK (address = lower(address)),\n"
+  "  reason     TEXT NOT NULL,\n"
+  "  status     TEXT,\n"
+  "  diagnostic TEXT,\n"
+  "  ticket_id  INTEGER REFERENCES tickets (id),\n"
+  "  outbox_id  INTEGER REFERENCES outbox (id),\n"
+  "  created_at INTEGER NOT NULL\n"
+  ") STRICT, WITHOUT ROWID;\n",
 };
 
 #define SCHEMA_VERSION ((int) G_N_ELEMENTS (migrations))

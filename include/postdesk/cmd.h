@@ -24,6 +24,7 @@ int pd_cmd_quarantine (const pd_global_t *g, int argc, char **argv);
 int pd_cmd_rules (const pd_global_t *g, int argc, char **argv);
 int pd_cmd_send (const pd_global_t *g, int argc, char **argv);
 int pd_cmd_templates (const pd_global_t *g, int argc, char **argv);
+int pd_cmd_suppressed (const pd_global_t *g, int argc, char **argv);
 
 /* Shared by the commands (cmd_common.c). */
 

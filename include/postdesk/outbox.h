@@ -45,7 +45,8 @@ typedef struct {
 
 /* Acknowledges ack->msg, or records why not. Never acknowledged: a caller's
  * reason, a rule's no-ack, mail from the support address or a system
- * address, and a sender who already got ack_limit_per_hour or
+ * address, a requester whose address is suppressed after a bounce
+ * (bounces.h), and a sender who already got ack_limit_per_hour or
  * ack_limit_per_day acknowledgements (so that two auto-responders can never
  * loop). Either way an event on the ticket says what happened: "ack-queued"
  * with the Message-ID, or "ack-suppressed" with the reason. *queued (may be

@@ -21,6 +21,8 @@ JsonNode *pd_json_parsed_message (const pd_message_t *msg);
 JsonNode *pd_json_ticket (const pd_ticket_t *t, const char *prefix, const GPtrArray *messages);
 JsonNode *pd_json_outbox_item (const pd_outbox_item_t *o);
 JsonNode *pd_json_quarantine_item (const pd_quarantine_item_t *q);
+/* One entry of `postdesk suppressed list --json` (transfer full). */
+JsonNode *pd_json_suppression (const pd_suppression_t *s);
 
 /* Prints 'node' pretty to standard output, with a final newline. The
  * document is strict JSON whatever its strings hold: every control

@@ -109,7 +109,7 @@ typedef struct {
   char *subject;         /* owned */
   char *message_id;      /* owned */
   char *in_reply_to;     /* owned, may be NULL */
-  char *status;          /* owned: queued|sending|sent|failed */
+  char *status;          /* owned: queued|sending|sent|failed|bounced */
   int attempts;          /* deliveries tried, successful or not */
   char *last_error;      /* owned, may be NULL: the latest failure, kept after a success */
   char *body_text;       /* owned */
@@ -118,6 +118,12 @@ typedef struct {
   pd_time_t sent_at;          /* 0 = not sent */
   GBytes *raw;           /* owned: the message as it leaves; only from
                           * pd_store_outbox_claim, NULL in lists */
+  /* What a bounce that returned it said (status bounced); each owned and
+   * NULL when the report did not say, or when it never bounced. */
+  char *bounce_recipient;
+  char *bounce_status;   /* the enhanced status code, e.g. "5.1.1" */
+  char *bounce_diagnostic;
+  pd_time_t bounced_at;  /* 0 = never bounced */
 } pd_outbox_item_t;
 void pd_outbox_item_free (pd_outbox_item_t *o);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (pd_outbox_item_t, pd_outbox_item_free)
@@ -348,6 +354,62 @@ bool pd_store_outbox_mark_failed (pd_store_t *store, gint64 id, pd_time_t now, c
  * with the same Message-ID (mail readers show it once); at least once is
  * preferred to possibly never. *recovered (may be NULL) is how many. */
 bool pd_store_outbox_recover (pd_store_t *store, guint *recovered, GError **err);
+
+/* ---- bounces and the suppression list ------------------------------------
+ * A bounce that returns one of postdesk's own messages marks its outbox
+ * row bounced; an address whose mail failed permanently is suppressed,
+ * and postdesk sends it nothing until an admin lifts it. */
+
+/* The outbox row that sent the message 'message_id' (without <>), without
+ * its raw bytes (transfer full); NULL when postdesk sent no such message. */
+bool pd_store_outbox_find (pd_store_t *store, const char *message_id, pd_outbox_item_t **out,
+                           GError **err);
+
+/* Marks row 'id' bounced at 'at' with what the report said ('recipient',
+ * 'status', 'diagnostic', each may be NULL); a later bounce of the same
+ * row replaces them. A row being sent belongs to its sender and is left
+ * as it is: then *marked is false. PD_ERROR_NOT_FOUND when there is no
+ * such row. In the caller's transaction, or in one of its own. */
+bool pd_store_outbox_mark_bounced (pd_store_t *store, gint64 id, const char *recipient,
+                                   const char *status, const char *diagnostic, pd_time_t at,
+                                   bool *marked, GError **err);
+
+/* Row 'id' (claimed before) is not delivered because every recipient is
+ * suppressed: status failed, last_error "suppressed", no attempt counted,
+ * and a "delivery-suppressed" event on the ticket (detail: outbox_id,
+ * message_id, to, reason) with 'reason', which says why. */
+bool pd_store_outbox_mark_suppressed (pd_store_t *store, gint64 id, pd_time_t now, const char *reason,
+                                      GError **err);
+
+/* One address on the suppression list. */
+typedef struct {
+  char *address;         /* owned, lower-case */
+  char *reason;          /* owned: what put it there: "bounce" */
+  char *status;          /* owned, may be NULL: the bounce's status code, e.g. "5.1.1" */
+  char *diagnostic;      /* owned, may be NULL: what the receiving server said */
+  gint64 ticket_id;      /* the ticket of the mail that bounced; 0 = none */
+  gint64 outbox_id;      /* the outbox row that bounced; 0 = none */
+  pd_time_t created_at;  /* since when */
+} pd_suppression_t;
+void pd_suppression_free (pd_suppression_t *s);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (pd_suppression_t, pd_suppression_free)
+
+/* Puts s->address (any case) on the list, with the rest of 's' (all
+ * borrowed; created_at is when). An address already there keeps its
+ * created_at and takes the newer reason, codes, ticket and row. */
+bool pd_store_suppress (pd_store_t *store, const pd_suppression_t *s, GError **err);
+/* The entry for 'address' (any case; transfer full), or NULL when it is
+ * not suppressed. */
+bool pd_store_suppression_get (pd_store_t *store, const char *address, pd_suppression_t **out,
+                               GError **err);
+/* Every entry, by address. (transfer full, of pd_suppression_t*) */
+bool pd_store_suppressed_list (pd_store_t *store, GPtrArray **out, GError **err);
+/* Lifts the suppression of 'address' (any case) at 'at': the entry goes,
+ * a journal row ("suppressed-remove" by 'actor', detail: the entry) keeps
+ * what it was, and its ticket, if any, gets an "unsuppressed" event. One
+ * transaction. PD_ERROR_NOT_FOUND when the address is not suppressed. */
+bool pd_store_suppression_remove (pd_store_t *store, const char *address, const char *actor,
+                                  pd_time_t at, GError **err);
 
 /* How many acknowledgements went to 'address' after 'since'. */
 bool pd_store_acks_since (pd_store_t *store, const char *address, pd_time_t since,

@@ -112,6 +112,9 @@ check_json "rules test --json" "$(pd rules test --json "$POSTDESK_SRC/examples/m
 outbox_keys=$(awk '/^pd_json_outbox_item/ { on = 1 } on && /^}/ { exit } on' "$OUTPUT_C" | grep -oE '\(b, "[a-z_]+"' | grep -oE '[a-z_]+"$' | tr -d '"' | sort -u)
 [ -n "$outbox_keys" ]; ok $? "the outbox fields are found in output.c"
 check_json "outbox list --json" "$(for k in $outbox_keys; do printf '{"%s":0}\n' "$k"; done | jq -s add)"
+suppressed_keys=$(awk '/^pd_json_suppression/ { on = 1 } on && /^}/ { exit } on' "$OUTPUT_C" | grep -oE '\(b, "[a-z_]+"' | grep -oE '[a-z_]+"$' | tr -d '"' | sort -u)
+[ -n "$suppressed_keys" ]; ok $? "the suppression list's fields are found in output.c"
+check_json "suppressed list --json" "$(for k in $suppressed_keys; do printf '{"%s":0}\n' "$k"; done | jq -s add)"
 
 # ---- postdesk.conf(5): keys, example, public domains ---------------------
 # "section key" for every key in examples/postdesk.conf (a commented-out

@@ -4,6 +4,7 @@
  * human postmaster, a delay warning, a read receipt. */
 #include <string.h>
 
+#include "postdesk/bounces.h"
 #include "postdesk/mime.h"
 #include "testutil.h"
 
@@ -276,6 +277,38 @@ test_a_delay_warning_without_a_report_is_not_a_bounce (void)
   assert_not_bounce (msg, "a Sendmail delay warning");
 }
 
+/* Only a failure that says it is permanent suppresses an address: a
+ * wrong suppression silences a customer, a missed one costs a bounce. */
+static void
+test_permanent_failures_are_5xx_only (void)
+{
+  g_assert_true (pd_bounce_is_permanent ("5.1.1", NULL));
+  g_assert_true (pd_bounce_is_permanent ("5.7.1", "451 4.7.1 greylisted"));  /* the status decides */
+  g_assert_false (pd_bounce_is_permanent ("4.2.2", "552 mailbox full"));
+  g_assert_false (pd_bounce_is_permanent ("2.0.0", NULL));
+  /* Without a status, the diagnostic's SMTP reply or enhanced code. */
+  g_assert_true (pd_bounce_is_permanent (NULL, "smtp; 550 User unknown"));
+  g_assert_true (pd_bounce_is_permanent (NULL, "550-5.1.1 The email account does not exist"));
+  g_assert_true (pd_bounce_is_permanent (NULL, "Remote server said: mailbox unavailable (5.1.1)."));
+  g_assert_false (pd_bounce_is_permanent (NULL, "smtp; 451 try again later"));
+  g_assert_false (pd_bounce_is_permanent (NULL, "connect to 10.5.1.1 timed out"));
+  g_assert_false (pd_bounce_is_permanent (NULL, "host 5.1.1.2 said nothing"));
+  g_assert_false (pd_bounce_is_permanent (NULL, "mailbox unavailable"));
+  g_assert_false (pd_bounce_is_permanent (NULL, NULL));
+  g_assert_false (pd_bounce_is_permanent ("", NULL));
+}
+
+static void
+test_suppression_reason_names_the_failure (void)
+{
+  pd_suppression_t s = { .status = (char *) "5.1.1", .diagnostic = (char *) "550 5.1.1 User unknown" };
+  g_autofree char *full = pd_bounce_suppression_reason (&s);
+  g_assert_cmpstr (full, ==, "the address is suppressed after a bounce: 5.1.1 550 5.1.1 User unknown");
+  pd_suppression_t bare = { 0 };
+  g_autofree char *none = pd_bounce_suppression_reason (&bare);
+  g_assert_cmpstr (none, ==, "the address is suppressed after a bounce: a permanent failure");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -291,5 +324,7 @@ main (int argc, char **argv)
   g_test_add_func ("/bounce/detail/bounded", test_details_are_one_bounded_line_of_utf8);
   g_test_add_func ("/bounce/not/look-alikes", test_look_alikes_are_not_bounces);
   g_test_add_func ("/bounce/not/delay-warning", test_a_delay_warning_without_a_report_is_not_a_bounce);
+  g_test_add_func ("/bounce/permanent/5xx-only", test_permanent_failures_are_5xx_only);
+  g_test_add_func ("/bounce/permanent/suppression-reason", test_suppression_reason_names_the_failure);
   return g_test_run ();
 }

@@ -148,7 +148,8 @@ test_open_creates_file_with_newest_schema (void)
   g_autofree char *mode = query_text (db, "PRAGMA journal_mode");
   g_assert_cmpstr (mode, ==, "wal");
   const char *tables[] = { "tickets", "raw_messages", "messages", "attachments", "participants",
-                           "events", "outbox", "mailbox_state", "quarantine", "message_refs", "journal" };
+                           "events", "outbox", "mailbox_state", "quarantine", "message_refs", "journal",
+                           "suppressed" };
   for (guint i = 0; i < G_N_ELEMENTS (tables); i++)
     {
       sqlite3_stmt *st = NULL;
@@ -1837,6 +1838,191 @@ test_free_is_null_safe (void)
   pd_quarantine_item_free (NULL);
 }
 
+/* ---- bounces and the suppression list ------------------------------------------ */
+
+static void
+test_outbox_find_and_mark_bounced (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  g_autoptr (pd_store_t) store = open_store (path);
+  gint64 ticket = make_ticket (store, "Help", "ada@example.org", 1);
+  gint64 id = queue_at (store, ticket, "ack-1@example.com", 1000);
+  GError *err = NULL;
+  g_autoptr (pd_outbox_item_t) none = NULL;
+  g_assert_true (pd_store_outbox_find (store, "someone-elses@example.com", &none, &err));
+  g_assert_no_error (err);
+  g_assert_null (none);
+
+  g_assert_cmpint (claim_id (store, 1000), ==, id);
+  /* A row a sender holds is left to it; the caller learns so. */
+  bool marked = true;
+  g_assert_true (pd_store_outbox_mark_bounced (store, id, "ada@example.org", "5.1.1", "User unknown", 1200,
+                                               &marked, &err));
+  g_assert_no_error (err);
+  g_assert_false (marked);
+  g_assert_true (pd_store_outbox_mark_sent (store, id, 1100, &err));
+  g_assert_no_error (err);
+
+  g_assert_true (pd_store_outbox_mark_bounced (store, id, "ada@example.org", "5.1.1",
+                                               "550 5.1.1 User unknown", 1200, &marked, &err));
+  g_assert_no_error (err);
+  g_assert_true (marked);
+  g_autoptr (pd_outbox_item_t) o = NULL;
+  g_assert_true (pd_store_outbox_find (store, "ack-1@example.com", &o, &err));
+  g_assert_no_error (err);
+  g_assert_nonnull (o);
+  g_assert_cmpint (o->id, ==, id);
+  g_assert_cmpint (o->ticket_id, ==, ticket);
+  g_assert_cmpstr (o->status, ==, "bounced");
+  g_assert_cmpstr (o->bounce_recipient, ==, "ada@example.org");
+  g_assert_cmpstr (o->bounce_status, ==, "5.1.1");
+  g_assert_cmpstr (o->bounce_diagnostic, ==, "550 5.1.1 User unknown");
+  g_assert_cmpint (o->bounced_at, ==, 1200);
+  g_assert_cmpint (o->sent_at, ==, 1100);
+  g_assert_null (o->raw);
+
+  /* The list shows the same; a bounced row is never due again. */
+  g_autoptr (GPtrArray) items = NULL;
+  g_assert_true (pd_store_outbox_list (store, &items, &err));
+  g_assert_cmpuint (items->len, ==, 1);
+  pd_outbox_item_t *listed = items->pdata[0];
+  g_assert_cmpstr (listed->status, ==, "bounced");
+  g_assert_cmpstr (listed->bounce_status, ==, "5.1.1");
+  g_assert_cmpint (claim_id (store, 999999), ==, 0);
+
+  g_assert_false (pd_store_outbox_mark_bounced (store, 4242, NULL, NULL, NULL, 1300, &marked, &err));
+  g_assert_error (err, PD_ERROR, PD_ERROR_NOT_FOUND);
+  g_clear_error (&err);
+}
+
+static void
+test_suppression_add_get_list_keeps_first_date (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  g_autoptr (pd_store_t) store = open_store (path);
+  gint64 ticket = make_ticket (store, "Help", "ada@example.org", 1);
+  gint64 row = queue_at (store, ticket, "ack-1@example.com", 1000);
+  GError *err = NULL;
+  pd_suppression_t in = {
+    .address = (char *) "Ada@Example.ORG", .reason = (char *) "bounce", .status = (char *) "5.2.2",
+    .diagnostic = (char *) "mailbox full", .ticket_id = ticket, .outbox_id = row, .created_at = 2000,
+  };
+  g_assert_true (pd_store_suppress (store, &in, &err));
+  g_assert_no_error (err);
+  pd_suppression_t other = { .address = (char *) "bob@example.org", .reason = (char *) "bounce", .created_at = 2100 };
+  g_assert_true (pd_store_suppress (store, &other, &err));
+  g_assert_no_error (err);
+
+  /* Suppressed again later: the newer report, the first date. */
+  in.status = (char *) "5.1.1";
+  in.diagnostic = (char *) "User unknown";
+  in.created_at = 3000;
+  g_assert_true (pd_store_suppress (store, &in, &err));
+  g_assert_no_error (err);
+
+  g_autoptr (pd_suppression_t) got = NULL;
+  g_assert_true (pd_store_suppression_get (store, "ADA@example.org", &got, &err));
+  g_assert_no_error (err);
+  g_assert_nonnull (got);
+  g_assert_cmpstr (got->address, ==, "ada@example.org");
+  g_assert_cmpstr (got->reason, ==, "bounce");
+  g_assert_cmpstr (got->status, ==, "5.1.1");
+  g_assert_cmpstr (got->diagnostic, ==, "User unknown");
+  g_assert_cmpint (got->ticket_id, ==, ticket);
+  g_assert_cmpint (got->outbox_id, ==, row);
+  g_assert_cmpint (got->created_at, ==, 2000);
+
+  g_autoptr (pd_suppression_t) missing = NULL;
+  g_assert_true (pd_store_suppression_get (store, "carol@example.org", &missing, &err));
+  g_assert_no_error (err);
+  g_assert_null (missing);
+
+  g_autoptr (GPtrArray) list = NULL;
+  g_assert_true (pd_store_suppressed_list (store, &list, &err));
+  g_assert_no_error (err);
+  g_assert_cmpuint (list->len, ==, 2);
+  pd_suppression_t *second = list->pdata[1];
+  g_assert_cmpstr (((pd_suppression_t *) list->pdata[0])->address, ==, "ada@example.org");
+  g_assert_cmpstr (second->address, ==, "bob@example.org");
+  g_assert_null (second->status);
+  g_assert_cmpint (second->ticket_id, ==, 0);
+}
+
+static void
+test_suppression_remove_journals_and_tells_the_ticket (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  g_autoptr (pd_store_t) store = open_store (path);
+  gint64 ticket = make_ticket (store, "Help", "ada@example.org", 1);
+  GError *err = NULL;
+  pd_suppression_t in = {
+    .address = (char *) "ada@example.org", .reason = (char *) "bounce", .status = (char *) "5.1.1",
+    .diagnostic = (char *) "User unknown", .ticket_id = ticket, .created_at = 2000,
+  };
+  g_assert_true (pd_store_suppress (store, &in, &err));
+  pd_suppression_t loose = { .address = (char *) "bob@example.org", .reason = (char *) "bounce", .created_at = 2000 };
+  g_assert_true (pd_store_suppress (store, &loose, &err));
+  g_assert_no_error (err);
+
+  g_assert_true (pd_store_suppression_remove (store, "Ada@Example.org", "alice", 5000, &err));
+  g_assert_no_error (err);
+  g_autoptr (pd_suppression_t) gone = NULL;
+  g_assert_true (pd_store_suppression_get (store, "ada@example.org", &gone, &err));
+  g_assert_null (gone);
+  sqlite3 *db = raw_db (path);
+  g_autofree char *journal = query_text (db, "SELECT json_object('at', at, 'actor', actor, 'action', action,"
+                                             " 'detail', json(detail)) FROM journal");
+  g_assert_cmpstr (journal, ==, "{\"at\":5000,\"actor\":\"alice\",\"action\":\"suppressed-remove\","
+                                "\"detail\":{\"address\":\"ada@example.org\",\"reason\":\"bounce\","
+                                "\"status\":\"5.1.1\",\"diagnostic\":\"User unknown\",\"ticket\":1,"
+                                "\"since\":2000}}");
+  g_autofree char *event = query_text (db, "SELECT actor || ' ' || json_extract(detail, '$.address')"
+                                           " FROM events WHERE type = 'unsuppressed'");
+  g_assert_cmpstr (event, ==, "alice ada@example.org");
+  sqlite3_close (db);
+
+  /* An entry with no ticket is journalled only. */
+  g_assert_true (pd_store_suppression_remove (store, "bob@example.org", "alice", 5001, &err));
+  g_assert_no_error (err);
+  g_assert_cmpint (count_rows (path, "SELECT count(*) FROM journal"), ==, 2);
+  g_assert_cmpint (count_rows (path, "SELECT count(*) FROM events WHERE type = 'unsuppressed'"), ==, 1);
+
+  g_assert_false (pd_store_suppression_remove (store, "ada@example.org", "alice", 5002, &err));
+  g_assert_error (err, PD_ERROR, PD_ERROR_NOT_FOUND);
+  g_clear_error (&err);
+  g_assert_cmpint (count_rows (path, "SELECT count(*) FROM journal"), ==, 2);
+}
+
+static void
+test_outbox_mark_suppressed_fails_without_an_attempt (void)
+{
+  g_autofree char *path = fresh_db_path ();
+  g_autoptr (pd_store_t) store = open_store (path);
+  gint64 ticket = make_ticket (store, "Help", "ada@example.org", 1);
+  gint64 id = queue_at (store, ticket, "ack-2@example.com", 1000);
+  GError *err = NULL;
+  /* Only a row being sent can be given up. */
+  g_assert_false (pd_store_outbox_mark_suppressed (store, id, 1500, "suppressed", &err));
+  g_assert_error (err, PD_ERROR, PD_ERROR_NOT_FOUND);
+  g_clear_error (&err);
+
+  g_assert_cmpint (claim_id (store, 1500), ==, id);
+  g_assert_true (pd_store_outbox_mark_suppressed (store, id, 1500,
+                                                  "ada@example.org: the address is suppressed after a bounce: 5.1.1",
+                                                  &err));
+  g_assert_no_error (err);
+  sqlite3 *db = raw_db (path);
+  g_autofree char *row = query_text (db, "SELECT status || ' ' || last_error || ' ' || attempts"
+                                         " || ' ' || coalesce(next_attempt_at, 'none') FROM outbox");
+  g_assert_cmpstr (row, ==, "failed suppressed 0 none");
+  g_autofree char *event = query_text (db, "SELECT json_object('at', at, 'detail', json(detail))"
+                                           " FROM events WHERE type = 'delivery-suppressed'");
+  g_assert_cmpstr (event, ==, "{\"at\":1500,\"detail\":{\"outbox_id\":1,\"message_id\":\"ack-2@example.com\","
+                              "\"to\":[\"ada@example.org\"],\"reason\":\"ada@example.org: the address is"
+                              " suppressed after a bounce: 5.1.1\"}}");
+  sqlite3_close (db);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1913,6 +2099,13 @@ main (int argc, char **argv)
                    test_outbox_recover_requeues_rows_a_crashed_sender_left);
   g_test_add_func ("/store/outbox/add-queues-message-and-logs-ack",
                    test_outbox_add_queues_message_and_logs_ack);
+  g_test_add_func ("/store/outbox/find-and-mark-bounced", test_outbox_find_and_mark_bounced);
+  g_test_add_func ("/store/outbox/mark-suppressed-fails-without-an-attempt",
+                   test_outbox_mark_suppressed_fails_without_an_attempt);
+  g_test_add_func ("/store/suppressed/add-get-list-keeps-first-date",
+                   test_suppression_add_get_list_keeps_first_date);
+  g_test_add_func ("/store/suppressed/remove-journals-and-tells-the-ticket",
+                   test_suppression_remove_journals_and_tells_the_ticket);
   g_test_add_func ("/store/durability/committed-batch-survives-reopen", test_committed_batch_survives_reopen);
   g_test_add_func ("/store/free-is-null-safe", test_free_is_null_safe);
   return g_test_run ();
