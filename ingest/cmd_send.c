@@ -257,7 +257,11 @@ pd_cmd_send (const pd_global_t *g, int argc, char **argv)
 
   GError *err = NULL;
   g_autoptr (pd_transport_t) transport = NULL;
-  if (!pd_transport_open (cfg->transport_url, NULL, &transport, &err))
+  const pd_transport_options_t options = {
+    .username = cfg->transport_username, .password_file = cfg->transport_password_file,
+    .ca_file = cfg->transport_ca_file, .tls_none = cfg->transport_tls_none,
+  };
+  if (!pd_transport_open (cfg->transport_url, &options, &transport, &err))
     {
       rc = err->domain == PD_ERROR ? pd_cmd_fail (err) : 1;
       if (err->domain != PD_ERROR)
@@ -287,6 +291,8 @@ pd_cmd_send (const pd_global_t *g, int argc, char **argv)
   while (true)
     {
       r = deliver_due (&s, &err);
+      /* One SMTP connection per round: closed now, not held while idle. */
+      pd_transport_end_batch (transport);
       if (once || r == ROUND_STOPPED || r == ROUND_DB_ERROR)
         break;
       /* Sleep until the next look, or until a signal. */

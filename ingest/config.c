@@ -34,6 +34,7 @@ static const char *const default_public_domains[] = {
 typedef enum {
   KEY_STRING, KEY_PATH, KEY_ADDRESS, KEY_PREFIX, KEY_BYTES, KEY_LIST,
   KEY_TRANSPORT, /* a transport URL (transport.h) */
+  KEY_SMTP, /* [transport] username, password_file, ca_file, tls */
   KEY_CHARSETS,  /* a list of character sets iconv knows */
   KEY_COUNT,    /* a whole number from 0 to 1000 */
   KEY_REF,      /* the name of a plan or calendar */
@@ -105,6 +106,10 @@ static const known_key_t known_keys[] = {
   { "mailbox", "idle", KEY_BOOL },
   { "mailbox", "poll_interval", KEY_SECONDS },
   { "mailbox", "ack_max_age", KEY_AGE },
+  { "transport", "username", KEY_SMTP },
+  { "transport", "password_file", KEY_SMTP },
+  { "transport", "ca_file", KEY_SMTP },
+  { "transport", "tls", KEY_SMTP },
 };
 
 /* Sections that hold one of many named things: [calendar business]. */
@@ -624,6 +629,7 @@ check_value (const known_key_t *known, const char *dir, const char *value, char 
     case KEY_PREFIX:
     case KEY_BYTES:
     case KEY_TRANSPORT:
+    case KEY_SMTP:
     case KEY_CHARSETS:
       break;
     }
@@ -1151,6 +1157,9 @@ pd_config_free (pd_config_t *cfg)
   g_strfreev (cfg->staff_addresses);
   g_strfreev (cfg->public_domains);
   g_free (cfg->transport_url);
+  g_free (cfg->transport_username);
+  g_free (cfg->transport_password_file);
+  g_free (cfg->transport_ca_file);
   g_strfreev (cfg->system_addresses);
   g_free (cfg->default_plan);
   /* Plans borrow calendars and customers borrow plans: free the borrowers first. */
@@ -1408,6 +1417,34 @@ pd_config_load (const char *path, pd_config_t **out, GError **err)
                 cfg->transport_url = g_steal_pointer (&url);
                 break;
               }
+            case KEY_SMTP:
+              {
+                /* SMTP settings; whether they fit the url is checked once
+                 * every key is read (pd_transport_options_check below). */
+                if (*value == '\0' || strpbrk (value, "\r\n") != NULL || !g_utf8_validate (value, -1, NULL))
+                  {
+                    set_key_error (err, path, text, section, key, "must be one non-empty line of UTF-8 text");
+                    return false;
+                  }
+                if (strcmp (key, "tls") == 0)
+                  {
+                    if (strcmp (value, "none") != 0 && strcmp (value, "required") != 0)
+                      {
+                        set_key_error (err, path, text, section, key,
+                                       "'%s' is not a TLS setting (known: required, the default; "
+                                       "none, for a loopback server only)", shown);
+                        return false;
+                      }
+                    cfg->transport_tls_none = strcmp (value, "none") == 0;
+                    break;
+                  }
+                char **slot = strcmp (key, "username") == 0        ? &cfg->transport_username
+                              : strcmp (key, "password_file") == 0 ? &cfg->transport_password_file
+                                                                   : &cfg->transport_ca_file;
+                g_free (*slot);
+                *slot = strcmp (key, "username") == 0 ? g_strdup (value) : resolve_path (cfg->dir, value);
+                break;
+              }
             default:
               {
                 /* The SLA-related kinds: [postdesk] default_plan and the
@@ -1436,6 +1473,19 @@ pd_config_load (const char *path, pd_config_t **out, GError **err)
     }
   if (!build_sla (cfg, stage, path, text, err))
     return false;
+  {
+    const pd_transport_options_t topt = {
+      .username = cfg->transport_username, .password_file = cfg->transport_password_file,
+      .ca_file = cfg->transport_ca_file, .tls_none = cfg->transport_tls_none,
+    };
+    if (!pd_transport_options_check (cfg->transport_url != NULL ? cfg->transport_url : "",
+                                     &topt, &local))
+      {
+        set_key_error (err, path, text, "transport", NULL, "%s", local->message);
+        g_error_free (local);
+        return false;
+      }
+  }
   *out = g_steal_pointer (&cfg);
   return true;
 }

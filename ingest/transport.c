@@ -12,11 +12,11 @@ G_DEFINE_QUARK (pd-transport-error-quark, pd_transport_error)
 static const pd_transport_backend_t *const backends[] = {
   &pd_transport_maildir,
   &pd_transport_sendmail,
+  &pd_transport_smtp,
+  &pd_transport_smtps,
 };
 
-/* Schemes people will write before this version has them: a clear "not
- * yet" is better than "unknown scheme". */
-static const char *const later_schemes[] = { "smtp", "smtps" };
+#define KNOWN_URLS "maildir:PATH, sendmail:PATH, smtp://HOST[:PORT], smtps://HOST[:PORT]"
 
 /* Splits "scheme:rest" into its scheme (transfer full) and a pointer into
  * 'url' after the colon; NULL when there is no scheme. */
@@ -52,25 +52,20 @@ pd_transport_url_check (const char *url, const char *base_dir, char **normalized
   if (scheme == NULL)
     {
       g_set_error (err, PD_ERROR, PD_ERROR_CONFIG,
-                   "'%s' is not a transport URL (expected maildir:PATH or sendmail:PATH)", shown);
+                   "'%s' is not a transport URL (expected one of " KNOWN_URLS ")", shown);
       return false;
     }
-  for (gsize i = 0; i < G_N_ELEMENTS (later_schemes); i++)
-    if (strcmp (scheme, later_schemes[i]) == 0)
-      {
-        g_set_error (err, PD_ERROR, PD_ERROR_CONFIG,
-                     "%s:// is not available in this version of postdesk "
-                     "(use maildir:PATH or sendmail:PATH)", scheme);
-        return false;
-      }
-  if (find_backend (scheme) == NULL)
+  const pd_transport_backend_t *backend = find_backend (scheme);
+  if (backend == NULL)
     {
       g_autofree char *shown_scheme = pd_text_short (scheme, 20);
       g_set_error (err, PD_ERROR, PD_ERROR_CONFIG,
-                   "unknown transport '%s:' (known: maildir:PATH, sendmail:PATH)", shown_scheme);
+                   "unknown transport '%s:' (known: " KNOWN_URLS ")", shown_scheme);
       return false;
     }
-  /* Both schemes take a path. A path that could carry a second URL or an
+  if (backend->check_url != NULL)
+    return backend->check_url (scheme, rest, normalized, err);
+  /* The other schemes take a path. A path that could carry a second URL or an
    * option is refused rather than interpreted. */
   if (*rest == '\0' || g_str_has_prefix (rest, "//"))
     {
@@ -86,6 +81,25 @@ pd_transport_url_check (const char *url, const char *base_dir, char **normalized
   g_autofree char *path = g_path_is_absolute (rest) ? g_canonicalize_filename (rest, NULL)
                                                     : g_canonicalize_filename (rest, base_dir);
   *normalized = g_strconcat (scheme, ":", path, NULL);
+  return true;
+}
+
+bool
+pd_transport_options_check (const char *url, const pd_transport_options_t *o, GError **err)
+{
+  if (o == NULL)
+    return true;
+  const char *rest = NULL;
+  g_autofree char *scheme = split_scheme (url, &rest);
+  const pd_transport_backend_t *backend = scheme != NULL ? find_backend (scheme) : NULL;
+  if (backend == &pd_transport_smtp || backend == &pd_transport_smtps)
+    return pd_transport_smtp_check_options (scheme, rest, o, err);
+  if (o->username != NULL || o->password_file != NULL || o->ca_file != NULL || o->tls_none)
+    {
+      g_set_error (err, PD_ERROR, PD_ERROR_CONFIG,
+                   "username, password_file, ca_file and tls are for smtp:// and smtps:// only");
+      return false;
+    }
   return true;
 }
 
@@ -192,6 +206,13 @@ const char *
 pd_transport_url (const pd_transport_t *t)
 {
   return t->url;
+}
+
+void
+pd_transport_end_batch (pd_transport_t *t)
+{
+  if (t != NULL && t->backend->end_batch != NULL && t->state != NULL)
+    t->backend->end_batch (t->state);
 }
 
 void

@@ -1,5 +1,5 @@
 /* transport_internal.h - what transport.c shares with its backends
- * (transport_maildir.c, transport_sendmail.c): the handle and the table of
+ * (transport_maildir.c, transport_sendmail.c, transport_smtp.c): the handle and the table of
  * functions each URL scheme provides. Private to ingest/transport*.c. */
 #ifndef POSTDESK_TRANSPORT_INTERNAL_H
 #define POSTDESK_TRANSPORT_INTERNAL_H
@@ -8,6 +8,10 @@
 
 typedef struct {
   const char *scheme;   /* borrowed: static, the part of the URL before ':' */
+  /* Checks what follows "scheme:" and sets *normalized (transfer full) to
+   * the whole URL as it will be opened; NULL for the schemes that take a
+   * path, which transport.c checks itself. */
+  bool (*check_url) (const char *scheme, const char *rest, char **normalized, GError **err);
   /* Opens with 'path' (the URL after "scheme:", absolute or relative to
    * the current folder) and sets t->state. */
   bool (*open) (pd_transport_t *t, const char *path, const pd_transport_options_t *options,
@@ -16,6 +20,8 @@ typedef struct {
    * LF line ends, as local delivery and sendmail expect. */
   bool (*send) (pd_transport_t *t, const char *envelope_from, const char *const *recipients,
                 const char *message_id, GBytes *raw, GError **err);
+  /* Closes the connection a batch of sends shared; NULL when there is none. */
+  void (*end_batch) (void *state);
   /* Frees t->state (NULL-safe). */
   void (*close) (void *state);
 } pd_transport_backend_t;
@@ -28,5 +34,12 @@ struct pd_transport {
 
 extern const pd_transport_backend_t pd_transport_maildir;
 extern const pd_transport_backend_t pd_transport_sendmail;
+extern const pd_transport_backend_t pd_transport_smtp;
+extern const pd_transport_backend_t pd_transport_smtps;
+
+/* pd_transport_options_check for smtp:// and smtps:// ('rest' is the URL
+ * after "scheme:"); transport_smtp.c. */
+bool pd_transport_smtp_check_options (const char *scheme, const char *rest,
+                                      const pd_transport_options_t *options, GError **err);
 
 #endif

@@ -71,6 +71,10 @@ typedef struct pd_config {
   char **public_domains;   /* owned, NULL-terminated, lower-case: never "the same organisation" */
   char *transport_url;     /* owned: [transport] url with its path made absolute
                             * (pd_transport_url_check), NULL when not set */
+  char *transport_username;      /* owned: [transport] username, or NULL */
+  char *transport_password_file; /* owned: absolute path, or NULL */
+  char *transport_ca_file;       /* owned: absolute path, or NULL: the system trust store */
+  bool transport_tls_none;       /* [transport] tls = none (loopback SMTP only) */
   char **fallback_charsets; /* owned, NULL-terminated: how text mislabelled UTF-8 is read */
   char **system_addresses; /* owned, NULL-terminated, lower-case: never acknowledged */
   int ack_limit_per_hour;  /* acknowledgements one sender may receive in an hour */

@@ -1,6 +1,6 @@
 /* transport.h - handing a finished outgoing message to whatever carries it
- * on: a Maildir (for tests, demos and local delivery) or the system's
- * sendmail; SMTP joins them later behind the same functions.
+ * on: a Maildir (for tests, demos and local delivery), the system's
+ * sendmail, or an SMTP server (smtp:// with STARTTLS, smtps://).
  *
  * A transport is chosen by the scheme of its URL, as OpenSMTPD picks a
  * queue or table backend by name: each scheme is one small table of
@@ -38,11 +38,17 @@ typedef enum {
 } pd_transport_error_t;
 
 /* Settings beside the URL. All borrowed; a NULL pointer to the struct
- * means every default. SMTP adds its credentials here. */
+ * means every default. */
 typedef struct {
   /* Longest a sendmail child may take to accept one message before it is
-   * killed and the message retried later; 0 means 120 seconds. */
+   * killed and the message retried later, and longest an SMTP server may
+   * take to answer one command; 0 means 120 seconds. */
   guint timeout_seconds;
+  /* SMTP only ([transport] keys of the same names). */
+  const char *username;       /* AUTH PLAIN as this user (over TLS only); NULL: no AUTH */
+  const char *password_file;  /* its password, the file's first line; needed with username */
+  const char *ca_file;        /* PEM CAs to trust; NULL: the system trust store */
+  bool tls_none;              /* tls = none: no TLS at all, loopback hosts only */
 } pd_transport_options_t;
 
 /* Checks a transport URL, as written in [transport] url, and returns it
@@ -50,18 +56,30 @@ typedef struct {
  * configuration file) in *normalized (transfer full). Known now:
  *   maildir:PATH    each message becomes a file in the Maildir PATH
  *   sendmail:PATH   each message is piped to the sendmail program PATH
- * smtp:// and smtps:// are refused with a message saying they are not
- * available yet. On failure *normalized is NULL and 'err'
+ *   smtp://HOST[:PORT]   SMTP with STARTTLS required (port 587 by default)
+ *   smtps://HOST[:PORT]  SMTP over TLS from the first byte (port 465)
+ * HOST is a DNS name, an IPv4 address or an [IPv6] address; an SMTP URL is
+ * normalized to carry its port. On failure *normalized is NULL and 'err'
  * (PD_ERROR_CONFIG) says what is wrong, without naming a file: the caller
  * adds where the URL came from. */
 bool pd_transport_url_check (const char *url, const char *base_dir, char **normalized,
                              GError **err);
 
+/* Checks the options against the URL they go with, as the configuration
+ * is read: SMTP settings on a maildir: or sendmail: URL, tls = none on
+ * anything but smtp:// to a loopback host, a username without a
+ * password_file (or the reverse) and a username with tls = none (AUTH
+ * would send the password in clear) are refused with PD_ERROR_CONFIG. */
+bool pd_transport_options_check (const char *url, const pd_transport_options_t *options,
+                                 GError **err);
+
 /* Opens the transport for 'url' (relative paths resolve against the
  * current folder; pass a URL from pd_transport_url_check). Nothing is
  * delivered yet, but what can be checked early is: a Maildir's folders
  * are created when missing, a sendmail program must exist and be
- * executable. On failure *out is NULL and 'err' says why
+ * executable, an SMTP password file is read (once: it is not read again
+ * while the transport is open) and refused if others may read it. An SMTP
+ * transport connects at its first pd_transport_send, not here. On failure *out is NULL and 'err' says why
  * (PD_ERROR_CONFIG for the URL, PD_TRANSPORT_ERROR_UNAVAILABLE for the
  * rest).
  *
@@ -91,6 +109,13 @@ bool pd_transport_open (const char *url, const pd_transport_options_t *options,
 bool pd_transport_send (pd_transport_t *t, const char *envelope_from,
                         const char *const *recipients, const char *message_id, GBytes *raw,
                         GError **err);
+
+/* Ends a batch: the messages sent since the last call shared one SMTP
+ * connection, which is closed now (QUIT), so that no idle connection is
+ * held open between rounds of delivery; the next send connects again. A
+ * call with nothing to end, or on a transport without connections, does
+ * nothing. pd_transport_free ends the batch too. */
+void pd_transport_end_batch (pd_transport_t *t);
 
 /* The URL it was opened with, for messages. (borrowed: valid until free) */
 const char *pd_transport_url (const pd_transport_t *t);

@@ -125,8 +125,8 @@ is "$rc" 0 "SIGTERM stops it with exit status 0"
 is "$(cat "$T/daemon.out")" "sent 2, retry later 0, failed 0" "and it sums up what it did"
 
 # Configuration.
-sed -i "s|^url = .*|url = smtp://smtp.example.com:587|" "$CONF"
+sed -i "s|^url = .*|url = lmtp://smtp.example.com:24|" "$CONF"
 out=$(pd send --once 2>&1); rc=$?
-is "$rc" 2 "an SMTP URL is a configuration error in this version"
-like "$out" "postdesk.conf:[0-9]+: \[transport\] url: smtp:// is not available" "naming file, line and key"
+is "$rc" 2 "an unknown transport is a configuration error"
+like "$out" "postdesk.conf:[0-9]+: \[transport\] url: unknown transport 'lmtp:'" "naming file, line and key"
 done_testing

@@ -205,8 +205,9 @@ test_find_prefers_the_option_then_the_environment (void)
 }
 
 /* [transport] url: a Maildir path resolves against the file's folder,
- * sendmail keeps its absolute path, and SMTP is refused for now with the
- * file, the line and the key. */
+ * sendmail keeps its absolute path, an SMTP URL comes with its keys
+ * (paths resolved too), and tls = none for a server elsewhere is refused
+ * with the file, the line and the section. */
 static void
 test_transport_url (void)
 {
@@ -225,10 +226,22 @@ test_transport_url (void)
   g_assert_null (cfg->transport_url);
   pd_config_free (cfg);
 
-  g_autofree char *smtp = write_conf ("smtp.conf", "[postdesk]\n\n[transport]\nurl = smtp://smtp.example.com:587\n");
-  g_assert_false (pd_config_load (smtp, &cfg, &err));
+  g_autofree char *smtp = write_conf ("smtp.conf", "[postdesk]\n\n[transport]\nurl = smtp://smtp.example.com:587\n"
+                                      "username = support\npassword_file = smtp.pass\nca_file = /etc/ca.pem\n");
+  g_assert_true (pd_config_load (smtp, &cfg, &err));
+  g_assert_no_error (err);
+  g_assert_cmpstr (cfg->transport_url, ==, "smtp://smtp.example.com:587");
+  g_assert_cmpstr (cfg->transport_username, ==, "support");
+  g_autofree char *pass = g_build_filename (dir, "smtp.pass", NULL);
+  g_assert_cmpstr (cfg->transport_password_file, ==, pass);
+  g_assert_cmpstr (cfg->transport_ca_file, ==, "/etc/ca.pem");
+  g_assert_false (cfg->transport_tls_none);
+  g_clear_pointer (&cfg, pd_config_free);
+
+  g_autofree char *plain = write_conf ("plain.conf", "[postdesk]\n\n[transport]\nurl = smtp://smtp.example.com\ntls = none\n");
+  g_assert_false (pd_config_load (plain, &cfg, &err));
   g_assert_error (err, PD_ERROR, PD_ERROR_CONFIG);
-  g_autofree char *message = g_strconcat (smtp, ":4: [transport] url: smtp:// is not available", NULL);
+  g_autofree char *message = g_strconcat (plain, ":3: [transport]: tls = none is allowed only for a loopback server", NULL);
   g_assert_true (g_str_has_prefix (err->message, message));
   g_clear_error (&err);
   g_assert_null (cfg);

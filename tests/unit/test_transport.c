@@ -59,7 +59,7 @@ names_in (const char *dir)
 /* ---- URLs --------------------------------------------------------------- */
 
 static void
-test_url_check_resolves_paths_and_refuses_smtp_for_now (void)
+test_url_check_resolves_paths (void)
 {
   GError *err = NULL;
   g_autofree char *url = NULL;
@@ -71,13 +71,10 @@ test_url_check_resolves_paths_and_refuses_smtp_for_now (void)
   g_assert_cmpstr (url, ==, "sendmail:/usr/sbin/sendmail");
   g_clear_pointer (&url, g_free);
 
-  g_assert_false (pd_transport_url_check ("smtp://smtp.example.com:587", "/srv", &url, &err));
-  g_assert_error (err, PD_ERROR, PD_ERROR_CONFIG);
-  g_assert_nonnull (strstr (err->message, "smtp:// is not available"));
-  g_clear_error (&err);
-  g_assert_false (pd_transport_url_check ("smtps://smtp.example.com", "/srv", &url, &err));
-  g_assert_error (err, PD_ERROR, PD_ERROR_CONFIG);
-  g_clear_error (&err);
+  /* SMTP URLs are checked in transport_smtp.c (test_transport_smtp.c). */
+  g_assert_true (pd_transport_url_check ("smtp://smtp.example.com", "/srv", &url, &err));
+  g_assert_cmpstr (url, ==, "smtp://smtp.example.com:587");
+  g_clear_pointer (&url, g_free);
   g_assert_false (pd_transport_url_check ("pigeon:/loft", "/srv", &url, &err));
   g_assert_nonnull (strstr (err->message, "unknown transport 'pigeon:'"));
   g_clear_error (&err);
@@ -414,8 +411,8 @@ main (int argc, char **argv)
 {
   pd_test_init (&argc, &argv);
   signal (SIGPIPE, SIG_IGN);
-  g_test_add_func ("/transport/url/check-resolves-paths-and-refuses-smtp-for-now",
-                   test_url_check_resolves_paths_and_refuses_smtp_for_now);
+  g_test_add_func ("/transport/url/check-resolves-paths",
+                   test_url_check_resolves_paths);
   g_test_add_func ("/transport/address-rules", test_address_rules);
   g_test_add_func ("/transport/maildir/creates-folders-and-delivers-one-synced-file",
                    test_maildir_creates_folders_and_delivers_one_synced_file);
