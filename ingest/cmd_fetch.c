@@ -14,9 +14,6 @@
 #include "postdesk/cmd.h"
 #include "postdesk/fetch.h"
 
-/* Per read and write on the connection, and for connect(). */
-#define IMAP_TIMEOUT 60
-
 /* A self-pipe: SIGTERM and SIGINT write to it, the wait polls it. */
 static int stop_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t stopping;
@@ -32,90 +29,29 @@ on_stop_signal (int sig)
   errno = saved;
 }
 
-/* One mailbox being watched. */
-typedef struct {
-  const pd_config_mailbox_t *mb; /* borrowed from the configuration */
-  pd_imap_t *imap;               /* owned; NULL while disconnected */
-  int backoff;                   /* seconds of the last wait after a failure */
-  gint64 retry_at;               /* monotonic microseconds; 0: now */
-  bool given_up;                 /* a TLS failure: nothing to retry until the configuration changes */
-} watched_t;
-
+/* Prints a cycle's summary: with --quiet only when something needs a
+ * person (quarantined mail) or the cycle failed. */
 static void
-print_summary (const pd_config_mailbox_t *mb, const pd_fetch_report_t *r, const pd_pipeline_stats_t *before,
-               const pd_pipeline_stats_t *s, bool quiet)
+print_summary (const pd_config_mailbox_t *mb, const pd_fetch_outcome_t *o, bool quiet)
 {
-  guint quarantined = s->quarantined - before->quarantined;
-  if (quiet && quarantined == 0)
+  if (!o->ran || (quiet && o->stats.quarantined == 0))
     return;
-  if (r->fetched == 0)
-    {
-      printf ("nothing new in mailbox %s\n", mb->name);
-      return;
-    }
-  guint new_tickets = s->new_tickets - before->new_tickets, threaded = s->threaded - before->threaded;
-  guint duplicates = s->duplicates - before->duplicates;
-  guint stored = new_tickets + threaded + duplicates + quarantined;
-  printf ("ingested %u message%s from mailbox %s: %u new ticket%s, %u threaded, %u duplicate%s, %u quarantined",
-          stored, stored == 1 ? "" : "s", mb->name, new_tickets, new_tickets == 1 ? "" : "s", threaded, duplicates,
-          duplicates == 1 ? "" : "s", quarantined);
-  if (r->after_done > 0)
-    {
-      if (mb->after == PD_MAILBOX_AFTER_MOVE)
-        printf (", %u moved to %s", r->after_done, mb->after_folder);
-      else
-        printf (", %u flagged seen", r->after_done);
-    }
-  printf ("\n");
+  g_autofree char *line = pd_fetch_summary (mb, o);
+  printf ("%s\n", line);
   fflush (stdout);
-}
-
-/* Connects and logs in if needed, then runs one cycle. */
-static bool
-cycle (watched_t *w, const pd_config_t *cfg, pd_store_t *store, pd_reloadable_t *rules,
-       pd_reloadable_t *templates, bool quiet, GError **err)
-{
-  if (w->imap == NULL)
-    {
-      w->imap = pd_imap_new (w->mb, IMAP_TIMEOUT);
-      if (!pd_imap_connect (w->imap, err) || !pd_imap_login (w->imap, err))
-        return false;
-    }
-  g_autoptr (pd_pipeline_t) pipeline = pd_pipeline_new (cfg, store);
-  pd_pipeline_set_rules (pipeline, rules);
-  /* New customers are acknowledged; a mailbox with history connected for
-   * the first time does not mail the customers of the past. */
-  pd_pipeline_set_templates (pipeline, templates);
-  pd_pipeline_set_ack_policy (pipeline, NULL, w->mb->ack_max_age);
-  pd_fetch_report_t report;
-  pd_pipeline_stats_t before = { 0 };
-  bool ok = pd_fetch_cycle (w->imap, cfg, w->mb, pipeline, store, &report, err);
-  /* What was committed is reported even after an error. */
-  print_summary (w->mb, &report, &before, pd_pipeline_stats (pipeline), quiet && ok);
-  return ok;
 }
 
 /* After a failed cycle: what to say and when to try again. */
 static void
-failed (watched_t *w, GError *e)
+failed (pd_fetch_watch_t *w, GError *e)
 {
   fprintf (stderr, "postdesk: %s\n", e->message);
-  g_clear_pointer (&w->imap, pd_imap_free);
-  if (g_error_matches (e, PD_IMAP_ERROR, PD_IMAP_ERROR_TLS))
-    {
-      fprintf (stderr, "postdesk: mailbox %s: not retried until the configuration or the server changes\n",
-               w->mb->name);
-      w->given_up = true;
-      return;
-    }
-  /* A refused password is retried slowly: a server counts failures and
-   * may lock the account. Anything else comes back sooner. */
-  bool slow = g_error_matches (e, PD_IMAP_ERROR, PD_IMAP_ERROR_LOGIN)
-              || g_error_matches (e, PD_IMAP_ERROR, PD_IMAP_ERROR_SECRET)
-              || g_error_matches (e, PD_IMAP_ERROR, PD_IMAP_ERROR_REFUSED);
-  w->backoff = slow ? pd_backoff_next (w->backoff, 300, 3600) : pd_backoff_next (w->backoff, 5, 300);
-  w->retry_at = g_get_monotonic_time () + (gint64) w->backoff * G_USEC_PER_SEC;
-  fprintf (stderr, "postdesk: mailbox %s: trying again in %d seconds\n", w->mb->name, w->backoff);
+  int again = pd_fetch_watch_failed (w, e);
+  const char *name = pd_fetch_watch_mailbox (w)->name;
+  if (again == 0)
+    fprintf (stderr, "postdesk: mailbox %s: not retried until the configuration or the server changes\n", name);
+  else
+    fprintf (stderr, "postdesk: mailbox %s: trying again in %d seconds\n", name, again);
 }
 
 static bool
@@ -133,30 +69,26 @@ install_stop_signals (GError **err)
 /* Waits for the first of: new mail in the only mailbox (IDLE), the
  * earliest retry or poll, a stop signal. */
 static void
-wait_round (watched_t *ws, guint n)
+wait_round (pd_fetch_watch_t **ws, guint n)
 {
-  gint64 now = g_get_monotonic_time ();
   int seconds = 86400;
   guint live = 0;
   for (guint i = 0; i < n; i++)
     {
-      if (ws[i].given_up)
+      int next = pd_fetch_watch_next (ws[i]);
+      if (next < 0)
         continue;
       live++;
-      int s = ws[i].imap == NULL ? (int) MAX (0, (ws[i].retry_at - now) / G_USEC_PER_SEC) : ws[i].mb->poll_interval;
-      seconds = MIN (seconds, s);
+      seconds = MIN (seconds, next);
     }
-  /* One mailbox may IDLE; several are polled in turn (postdesk run gives
-   * each its own worker). */
+  /* One mailbox may IDLE; several are polled in turn. */
   for (guint i = 0; live == 1 && i < n; i++)
-    if (!ws[i].given_up && ws[i].imap != NULL)
+    if (!pd_fetch_watch_given_up (ws[i]) && pd_fetch_watch_connected (ws[i]))
       {
-        pd_imap_wake_t why;
         GError *e = NULL;
-        int idle_for = ws[i].mb->idle ? 28 * 60 : ws[i].mb->poll_interval;
-        if (!pd_imap_wait (ws[i].imap, idle_for, stop_pipe[0], &why, &e))
+        if (!pd_fetch_watch_wait (ws[i], 0, stop_pipe[0], &e))
           {
-            failed (&ws[i], e);
+            failed (ws[i], e);
             g_error_free (e);
           }
         return;
@@ -232,22 +164,23 @@ pd_cmd_fetch (const pd_global_t *g, int argc, char **argv)
     }
 
   guint n = chosen->len;
-  g_autofree watched_t *ws = g_new0 (watched_t, n);
+  g_autoptr (GPtrArray) watches = g_ptr_array_new_with_free_func ((GDestroyNotify) pd_fetch_watch_free);
   for (guint i = 0; i < n; i++)
-    ws[i].mb = chosen->pdata[i];
+    g_ptr_array_add (watches, pd_fetch_watch_new (chosen->pdata[i]));
+  pd_fetch_watch_t **ws = (pd_fetch_watch_t **) watches->pdata;
   rc = 0;
   do
     {
       for (guint i = 0; i < n && !stopping; i++)
         {
-          watched_t *w = &ws[i];
-          if (w->given_up || (w->imap == NULL && g_get_monotonic_time () < w->retry_at))
+          pd_fetch_watch_t *w = ws[i];
+          if (!pd_fetch_watch_due (w))
             continue;
-          if (cycle (w, cfg, store, rules, templates, quiet, &err))
-            {
-              w->backoff = 0;
-              continue;
-            }
+          pd_fetch_outcome_t outcome;
+          bool ok = pd_fetch_watch_cycle (w, cfg, store, rules, templates, &outcome, &err);
+          print_summary (pd_fetch_watch_mailbox (w), &outcome, quiet && ok);
+          if (ok)
+            continue;
           rc = 1;
           bool database = err->domain == PD_ERROR;
           failed (w, err);
@@ -261,13 +194,11 @@ pd_cmd_fetch (const pd_global_t *g, int argc, char **argv)
         }
       bool any_live = false;
       for (guint i = 0; i < n; i++)
-        any_live = any_live || !ws[i].given_up;
+        any_live = any_live || !pd_fetch_watch_given_up (ws[i]);
       if (once || stopping || !any_live)
         break;
       wait_round (ws, n);
     }
   while (!stopping);
-  for (guint i = 0; i < n; i++)
-    pd_imap_free (ws[i].imap);
   return rc;
 }

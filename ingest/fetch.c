@@ -102,3 +102,151 @@ pd_fetch_cycle (pd_imap_t *imap, const pd_config_t *cfg, const pd_config_mailbox
     return false;
   return true;
 }
+
+/* ---- one mailbox being watched ------------------------------------------------- */
+
+/* Per read and write on the connection, and for connect(). */
+#define IMAP_TIMEOUT 60
+/* RFC 2177: IDLE is re-issued before the server's 30-minute timeout. */
+#define IDLE_SECONDS (28 * 60)
+
+struct pd_fetch_watch {
+  const pd_config_mailbox_t *mb; /* borrowed from the configuration */
+  pd_imap_t *imap;               /* owned; NULL while disconnected */
+  int backoff;                   /* seconds of the last wait after a failure */
+  gint64 retry_at;               /* monotonic microseconds; 0: now */
+  bool given_up;                 /* a TLS failure: nothing to retry until the configuration changes */
+};
+
+pd_fetch_watch_t *
+pd_fetch_watch_new (const pd_config_mailbox_t *mb)
+{
+  pd_fetch_watch_t *w = g_new0 (pd_fetch_watch_t, 1);
+  w->mb = mb;
+  return w;
+}
+
+void
+pd_fetch_watch_free (pd_fetch_watch_t *w)
+{
+  if (w == NULL)
+    return;
+  pd_imap_free (w->imap);
+  g_free (w);
+}
+
+const pd_config_mailbox_t *
+pd_fetch_watch_mailbox (const pd_fetch_watch_t *w)
+{
+  return w->mb;
+}
+
+bool
+pd_fetch_watch_given_up (const pd_fetch_watch_t *w)
+{
+  return w->given_up;
+}
+
+bool
+pd_fetch_watch_connected (const pd_fetch_watch_t *w)
+{
+  return w->imap != NULL;
+}
+
+bool
+pd_fetch_watch_due (const pd_fetch_watch_t *w)
+{
+  return !w->given_up && (w->imap != NULL || g_get_monotonic_time () >= w->retry_at);
+}
+
+int
+pd_fetch_watch_next (const pd_fetch_watch_t *w)
+{
+  if (w->given_up)
+    return -1;
+  if (w->imap != NULL)
+    return w->mb->poll_interval;
+  return (int) MAX (0, (w->retry_at - g_get_monotonic_time ()) / G_USEC_PER_SEC);
+}
+
+bool
+pd_fetch_watch_cycle (pd_fetch_watch_t *w, const pd_config_t *cfg, pd_store_t *store, pd_reloadable_t *rules,
+                      pd_reloadable_t *templates, pd_fetch_outcome_t *outcome, GError **err)
+{
+  *outcome = (pd_fetch_outcome_t) { 0 };
+  if (w->imap == NULL)
+    {
+      w->imap = pd_imap_new (w->mb, IMAP_TIMEOUT);
+      if (!pd_imap_connect (w->imap, err) || !pd_imap_login (w->imap, err))
+        return false;
+    }
+  g_autoptr (pd_pipeline_t) pipeline = pd_pipeline_new (cfg, store);
+  pd_pipeline_set_rules (pipeline, rules);
+  /* New customers are acknowledged; a mailbox with history connected for
+   * the first time does not mail the customers of the past. */
+  pd_pipeline_set_templates (pipeline, templates);
+  pd_pipeline_set_ack_policy (pipeline, NULL, w->mb->ack_max_age);
+  outcome->ran = true;
+  bool ok = pd_fetch_cycle (w->imap, cfg, w->mb, pipeline, store, &outcome->report, err);
+  /* What was committed is reported even after an error. */
+  outcome->stats = *pd_pipeline_stats (pipeline);
+  if (ok)
+    w->backoff = 0;
+  return ok;
+}
+
+int
+pd_fetch_watch_failed (pd_fetch_watch_t *w, const GError *e)
+{
+  g_clear_pointer (&w->imap, pd_imap_free);
+  if (g_error_matches (e, PD_IMAP_ERROR, PD_IMAP_ERROR_TLS))
+    {
+      w->given_up = true;
+      return 0;
+    }
+  /* A refused password is retried slowly: a server counts failures and
+   * may lock the account. Anything else comes back sooner. */
+  bool slow = g_error_matches (e, PD_IMAP_ERROR, PD_IMAP_ERROR_LOGIN)
+              || g_error_matches (e, PD_IMAP_ERROR, PD_IMAP_ERROR_SECRET)
+              || g_error_matches (e, PD_IMAP_ERROR, PD_IMAP_ERROR_REFUSED);
+  w->backoff = slow ? pd_backoff_next (w->backoff, 300, 3600) : pd_backoff_next (w->backoff, 5, 300);
+  w->retry_at = g_get_monotonic_time () + (gint64) w->backoff * G_USEC_PER_SEC;
+  return w->backoff;
+}
+
+bool
+pd_fetch_watch_wait (pd_fetch_watch_t *w, int max_seconds, int interrupt_fd, GError **err)
+{
+  g_return_val_if_fail (w->imap != NULL, false);
+  /* Without IDLE on both sides new mail is only seen by looking again:
+   * the poll interval is the longest wait. */
+  int seconds = w->mb->idle && pd_imap_has (w->imap, "IDLE") ? IDLE_SECONDS : w->mb->poll_interval;
+  if (max_seconds > 0)
+    seconds = MIN (seconds, max_seconds);
+  pd_imap_wake_t why;
+  return pd_imap_wait (w->imap, seconds, interrupt_fd, &why, err);
+}
+
+char *
+pd_fetch_summary (const pd_config_mailbox_t *mb, const pd_fetch_outcome_t *o)
+{
+  const pd_fetch_report_t *r = &o->report;
+  const pd_pipeline_stats_t *s = &o->stats;
+  if (r->fetched == 0)
+    return g_strdup_printf ("nothing new in mailbox %s", mb->name);
+  guint stored = s->new_tickets + s->threaded + s->duplicates + s->quarantined;
+  GString *line = g_string_new (NULL);
+  g_string_append_printf (line,
+                          "ingested %u message%s from mailbox %s: %u new ticket%s, %u threaded, %u duplicate%s, "
+                          "%u quarantined",
+                          stored, stored == 1 ? "" : "s", mb->name, s->new_tickets, s->new_tickets == 1 ? "" : "s",
+                          s->threaded, s->duplicates, s->duplicates == 1 ? "" : "s", s->quarantined);
+  if (r->after_done > 0)
+    {
+      if (mb->after == PD_MAILBOX_AFTER_MOVE)
+        g_string_append_printf (line, ", %u moved to %s", r->after_done, mb->after_folder);
+      else
+        g_string_append_printf (line, ", %u flagged seen", r->after_done);
+    }
+  return g_string_free (line, FALSE);
+}

@@ -25,6 +25,7 @@ static const struct {
   { "tickets", pd_cmd_tickets, "list tickets, or show one with its messages" },
   { "outbox", pd_cmd_outbox, "list outgoing messages and their delivery state" },
   { "send", pd_cmd_send, "deliver the outbox through the configured transport" },
+  { "run", pd_cmd_run, "the daemon: fetch the mailboxes, deliver the outbox, until SIGTERM" },
   { "quarantine", pd_cmd_quarantine, "list, show, retry and delete mail postdesk could not handle" },
   { "suppressed", pd_cmd_suppressed, "list addresses mail bounced from for good, and lift them" },
   { "rules", pd_cmd_rules, "check the rule files, and try them on mail without storing it" },

@@ -44,6 +44,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2,"
     " next_attempt_at = NULL WHERE id = ?1 AND status = 'sending'",
   [ST_OUTBOX_RECOVER] = "UPDATE outbox SET status = 'queued' WHERE status = 'sending'",
+  [ST_OUTBOX_NEXT_DUE] =
+    "SELECT min(coalesce(next_attempt_at, 0)) FROM outbox WHERE status = 'queued'",
   [ST_OUTBOX_BY_MESSAGE_ID] = "SELECT " OUTBOX_COLUMNS ", NULL FROM outbox WHERE message_id = ?1",
   /* A queued row that bounced (sent before a crash, queued again by
    * recovery) is not sent again: it reached the server that refused it. */
@@ -586,6 +588,28 @@ pd_store_outbox_recover (pd_store_t *store, guint *recovered, GError **err)
     return false;
   if (recovered != NULL)
     *recovered = (guint) sqlite3_changes (store->db);
+  return true;
+}
+
+bool
+pd_store_outbox_next_due (pd_store_t *store, pd_time_t *when, GError **err)
+{
+  *when = 0;
+  sqlite3_stmt *st = stmt (store, ST_OUTBOX_NEXT_DUE, err);
+  if (st == NULL)
+    return false;
+  int rc = step (store, st);
+  if (rc == SQLITE_ROW && sqlite3_column_type (st, 0) != SQLITE_NULL)
+    /* A row without next_attempt_at is due at once: it reads as 1, long
+     * past, since 0 means that nothing is queued. */
+    *when = MAX (sqlite3_column_int64 (st, 0), 1);
+  else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      store_db_error (store, err, "cannot read when the outbox is next due");
+      done (store, st);
+      return false;
+    }
+  done (store, st);
   return true;
 }
 

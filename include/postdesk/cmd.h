@@ -22,6 +22,7 @@ int pd_cmd_tickets (const pd_global_t *g, int argc, char **argv);
 int pd_cmd_outbox (const pd_global_t *g, int argc, char **argv);
 int pd_cmd_quarantine (const pd_global_t *g, int argc, char **argv);
 int pd_cmd_rules (const pd_global_t *g, int argc, char **argv);
+int pd_cmd_run (const pd_global_t *g, int argc, char **argv);
 int pd_cmd_send (const pd_global_t *g, int argc, char **argv);
 int pd_cmd_templates (const pd_global_t *g, int argc, char **argv);
 int pd_cmd_suppressed (const pd_global_t *g, int argc, char **argv);

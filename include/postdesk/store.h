@@ -355,6 +355,11 @@ bool pd_store_outbox_mark_failed (pd_store_t *store, gint64 id, pd_time_t now, c
  * preferred to possibly never. *recovered (may be NULL) is how many. */
 bool pd_store_outbox_recover (pd_store_t *store, guint *recovered, GError **err);
 
+/* When the earliest queued row is due (a time in the past when one is due
+ * already), or 0 when nothing is queued: how long a daemon may sleep
+ * before its sender has something to do. */
+bool pd_store_outbox_next_due (pd_store_t *store, pd_time_t *when, GError **err);
+
 /* ---- bounces and the suppression list ------------------------------------
  * A bounce that returns one of postdesk's own messages marks its outbox
  * row bounced; an address whose mail failed permanently is suppressed,
