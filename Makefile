@@ -151,6 +151,7 @@ FUZZ_OBJS   := $(patsubst ingest/%.c,$(FZ)/ingest/%.o,$(filter-out ingest/main.c
                $(FZ)/resources.o
 FUZZ_BINS   := $(patsubst %,$(FZ)/fuzz-%,$(FUZZ_TARGETS))
 FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   ?=
 
 # Unlike gcc, clang takes a parameter named like libc's global 'timezone'
 # (sla.c) for shadowing; the gcc builds go on checking -Wshadow.
@@ -171,7 +172,7 @@ fuzz-build: test-deps
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
 
 fuzz: fuzz-build
-	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FZ) $(FUZZ_TARGETS)
+	@FUZZ_SECONDS="$(FUZZ_SECONDS)" FUZZ_FLAGS="$(FUZZ_FLAGS)" scripts/fuzz.sh $(FZ) $(FUZZ_TARGETS)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/rules $(DESTDIR)$(DATADIR)/templates \

@@ -9,6 +9,8 @@
 # BUILD-DIR/artifacts/TARGET/. The figures printed per target are
 # libFuzzer's: executions, and cov (code edges reached) and ft (features:
 # edges with hit counts, a finer measure) at the end of the run.
+# FUZZ_FLAGS adds libFuzzer options, e.g. FUZZ_FLAGS=-len_control=0 to try
+# long inputs from the start.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 fz=$1; shift
@@ -43,7 +45,7 @@ for t in "$@"; do
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
   "$fz/fuzz-$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
     -max_len="$(max_len_of "$t")" -dict="fuzz/dict/$t.dict" -print_final_stats=1 \
-    -artifact_prefix="$artifacts/" "$corpus" "$seeds" $regressions > "$log" 2>&1
+    -artifact_prefix="$artifacts/" ${FUZZ_FLAGS:-} "$corpus" "$seeds" $regressions > "$log" 2>&1
   rc=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   last=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -n 1)
