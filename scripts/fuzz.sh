@@ -42,6 +42,8 @@ for t in "$@"; do
   regressions=tests/fuzz-regressions/$t
   [ -d "$regressions" ] || regressions=""
   echo "fuzz: $t for ${secs}s (log: $log)"
+  # fuzz/lsan.supp says which leaks inside libraries are known and why.
+  LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/fuzz/lsan.supp:print_suppressions=0} \
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
   "$fz/fuzz-$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
     -max_len="$(max_len_of "$t")" -dict="fuzz/dict/$t.dict" -print_final_stats=1 \
@@ -53,8 +55,11 @@ for t in "$@"; do
   echo "fuzz: $t: ${runs:-?} executions, ${cov:-no coverage line}"
   if [ $rc -ne 0 ]; then
     failed="$failed $t"
-    echo "fuzz: $t FAILED (exit $rc); the end of its log:"
-    grep -E 'ERROR: |SUMMARY: |runtime error|==ERROR|CRITICAL' "$log" | head -n 5 | sed 's/^/  /'
+    echo "fuzz: $t FAILED (exit $rc):"
+    # libytnef prints its own "ERROR:" lines for every bad winmail.dat;
+    # only the sanitizers' and libFuzzer's verdicts are shown here.
+    grep -E '^==[0-9]+==ERROR|^SUMMARY: |runtime error|-CRITICAL|deadly signal|ERROR: libFuzzer' "$log" \
+      | head -n 5 | sed 's/^/  /'
     repro=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
     echo "fuzz: reproducer: ${repro:-none written, see $log}"
     if [ -n "$repro" ]; then
