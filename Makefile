@@ -4,6 +4,7 @@
 #   make check      install test dependencies, build, run every test
 #   make check SANITIZE=1   the same under AddressSanitizer and UBSan (build/asan/)
 #   make bench      the benchmark: prints figures, never fails on a slow machine
+#   make fuzz       each libFuzzer target for FUZZ_SECONDS (clang, build/fuzz/)
 #   make install    PREFIX=/usr/local DESTDIR=  (PREFIX=$HOME/.local: no root needed)
 
 PREFIX  ?= /usr/local
@@ -53,9 +54,15 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 E2E_TESTS := $(sort $(wildcard tests/e2e/*.t))
 
+# The fuzz targets (fuzz/fuzz_*.c). make check replays their seeds and the
+# regression corpus through the same code built as plain programs, with
+# the compiler and sanitizers of the build in hand.
+FUZZ_TARGETS := mime rules template
+REPLAY_BINS  := $(patsubst %,$(B)/tests/fuzz-replay-%,$(FUZZ_TARGETS))
+
 BENCH_BINS := $(B)/bench/gen-corpus $(B)/bench/parse-baseline $(B)/bench/peak-rss $(B)/bench/rules-bench
 
-.PHONY: all deps test-deps demo check test unit e2e bench install clean
+.PHONY: all deps test-deps demo check test unit e2e bench fuzz fuzz-build install clean
 all: $(BIN)
 
 $(B)/ingest/%.o: ingest/%.c
@@ -85,6 +92,10 @@ $(B)/tests/testutil.o: tests/unit/testutil.c
 $(B)/tests/test_%: tests/unit/test_%.c $(B)/tests/testutil.o $(TEST_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(B)/tests/testutil.o $(TEST_OBJS) $(PKG_LIBS)
+
+$(B)/tests/fuzz-replay-%: fuzz/fuzz_%.c fuzz/replay.c fuzz/fuzz.h $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ifuzz $(ALL_LDFLAGS) -o $@ fuzz/replay.c $< $(LIB_OBJS) $(PKG_LIBS)
 
 # The rules benchmark measures postdesk's own classifier, so it links the
 # module objects; the other benchmark tools stand alone (the baseline must
@@ -118,13 +129,52 @@ check: test-deps
 SAN_ENV := ASAN_OPTIONS=exitcode=86:detect_leaks=1:abort_on_error=0 \
            UBSAN_OPTIONS=exitcode=86:print_stacktrace=1 LSAN_OPTIONS=exitcode=86
 
-test: $(BIN) $(UNIT_BINS)
+test: $(BIN) $(UNIT_BINS) $(REPLAY_BINS)
 	@$(SAN_ENV) POSTDESK="$(abspath $(BIN))" POSTDESK_SRC="$(CURDIR)" \
 	  prove --merge --failures $(if $(V),-v) $(UNIT_BINS) $(E2E_TESTS)
 
 bench: test-deps
 	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BINS)
 	@scripts/bench.sh $(B)
+
+# ---- fuzzing --------------------------------------------------------------
+# libFuzzer needs clang; the whole of postdesk is compiled again with it
+# into build/fuzz/, with coverage instrumentation and ASan+UBSan, so the
+# gcc builds above are never touched. UBSan findings abort (no recovery), so
+# libFuzzer keeps the input like a crash's.
+FZ          := build/fuzz
+FUZZ_CC     ?= clang
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS  = -std=gnu11 $(WARN) $(if $(filter 1,$(WERROR)),-Werror) -Iinclude $(PKG_CFLAGS) \
+               $(FUZZ_SAN) -O1 -g -DG_LOG_DOMAIN=\"postdesk\" \
+               -DGLIB_VERSION_MIN_REQUIRED=GLIB_VERSION_2_74 -DPD_DATADIR=\"$(DATADIR)\" -MMD -MP
+# The targets reach the modules, never the commands (ingest/cmd_*.c).
+FUZZ_OBJS   := $(patsubst ingest/%.c,$(FZ)/ingest/%.o,$(filter-out ingest/main.c ingest/cmd_%.c,$(SRCS))) \
+               $(FZ)/resources.o
+FUZZ_BINS   := $(patsubst %,$(FZ)/fuzz-%,$(FUZZ_TARGETS))
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   ?=
+
+# Unlike gcc, clang takes a parameter named like libc's global 'timezone'
+# (sla.c) for shadowing; the gcc builds go on checking -Wshadow.
+$(FZ)/ingest/%.o: ingest/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-shadow -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FZ)/resources.o: $(B)/resources.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(filter-out -W% -MMD -MP,$(FUZZ_CFLAGS)) -w -c -o $@ $<
+
+# Named here, outside the pattern rule, so make keeps the objects.
+$(FUZZ_BINS): $(FUZZ_OBJS)
+$(FZ)/fuzz-%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_OBJS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ifuzz -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(PKG_LIBS)
+
+fuzz-build: test-deps
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS="$(FUZZ_SECONDS)" FUZZ_FLAGS="$(FUZZ_FLAGS)" scripts/fuzz.sh $(FZ) $(FUZZ_TARGETS)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/rules $(DESTDIR)$(DATADIR)/templates \

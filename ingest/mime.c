@@ -1148,6 +1148,19 @@ tnef_string (variableLength *v, bool unicode)
   return text;
 }
 
+/* libytnef keeps attachment attributes that come before the first
+ * attachment's start (attAttachRenddata) in tnef->starting_attach, the list
+ * head, and TNEFFree frees only the attachments after it: a winmail.dat
+ * that starts with a file name or file data leaked that much memory with
+ * every message (found by fuzz/fuzz_mime.c; the input is in
+ * tests/fuzz-regressions/mime/). The head is freed here too. */
+static void
+tnef_free (TNEFStruct *tnef)
+{
+  TNEFFree (tnef);
+  TNEFFreeAttachment (&tnef->starting_attach);
+}
+
 /* Outlook's winmail.dat (TNEF) carries the files the sender attached and,
  * often, the body text; a help desk shows both instead of one opaque file.
  * Read with libytnef from the decoded bytes. Returns false when the bytes
@@ -1164,7 +1177,7 @@ unpack_tnef (parse_t *ctx, GMimePart *part)
   tnef.Debug = 0;
   if (TNEFParseMemory (bytes->data, (long) bytes->len, &tnef) != 0)
     {
-      TNEFFree (&tnef);
+      tnef_free (&tnef);
       return false;
     }
   guint files = 0;
@@ -1208,7 +1221,7 @@ unpack_tnef (parse_t *ctx, GMimePart *part)
       g_string_append (ctx->extra_text, g_strstrip (body));
       g_string_append_c (ctx->extra_text, '\n');
     }
-  TNEFFree (&tnef);
+  tnef_free (&tnef);
   return true;
 }
 

@@ -9,7 +9,9 @@ set -eu
 BUILD_PKGS="build-essential pkg-config libglib2.0-dev libglib2.0-dev-bin libgmime-3.0-dev \
 libsqlite3-dev libpcre2-dev libxml2-dev libjson-glib-dev libetpan-dev libgnutls28-dev libytnef0-dev tzdata \
 libsasl2-modules"
-TEST_PKGS="perl jq groff-base sqlite3 python3 python3-aiosmtpd dovecot-imapd openssl time"
+# clang and its runtime (libclang_rt.fuzzer) are for make fuzz: libFuzzer.
+TEST_PKGS="perl jq groff-base sqlite3 python3 python3-aiosmtpd dovecot-imapd openssl time \
+clang libclang-rt-14-dev"
 
 want="$BUILD_PKGS"
 case "${1:-build}" in
