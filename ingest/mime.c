@@ -22,10 +22,12 @@
 #include "mime_detect.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <gmime/gmime.h>
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
 #include <string.h>
+#include <unistd.h>
 #include <ytnef.h>
 
 /* GMime 3.2 declares no cleanup functions of its own. */
@@ -1161,6 +1163,34 @@ tnef_free (TNEFStruct *tnef)
   TNEFFreeAttachment (&tnef->starting_attach);
 }
 
+/* libytnef reports a malformed winmail.dat with printf, on standard output,
+ * whatever its Debug flag says: that would corrupt `postdesk parse --json`
+ * and any other output. Standard output is pointed at /dev/null for the
+ * length of the call. A process has one standard output, so the calls are
+ * serialised; postdesk's own output is flushed first and written only by
+ * the commands' main thread, after parsing. */
+static int
+tnef_parse_quietly (const guint8 *data, gsize len, TNEFStruct *tnef)
+{
+  static GMutex lock;
+  g_mutex_lock (&lock);
+  fflush (stdout);
+  int saved = dup (STDOUT_FILENO);
+  int null = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (saved >= 0 && null >= 0)
+    dup2 (null, STDOUT_FILENO);
+  int rc = TNEFParseMemory ((unsigned char *) data, (long) len, tnef);
+  fflush (stdout);
+  if (saved >= 0 && null >= 0)
+    dup2 (saved, STDOUT_FILENO);
+  if (saved >= 0)
+    close (saved);
+  if (null >= 0)
+    close (null);
+  g_mutex_unlock (&lock);
+  return rc;
+}
+
 /* Outlook's winmail.dat (TNEF) carries the files the sender attached and,
  * often, the body text; a help desk shows both instead of one opaque file.
  * Read with libytnef from the decoded bytes. Returns false when the bytes
@@ -1175,7 +1205,7 @@ unpack_tnef (parse_t *ctx, GMimePart *part)
   TNEFStruct tnef;
   TNEFInitialize (&tnef);
   tnef.Debug = 0;
-  if (TNEFParseMemory (bytes->data, (long) bytes->len, &tnef) != 0)
+  if (tnef_parse_quietly (bytes->data, bytes->len, &tnef) != 0)
     {
       tnef_free (&tnef);
       return false;

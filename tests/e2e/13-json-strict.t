@@ -57,4 +57,8 @@ is "$(sqlite3 "$DESK/var/postdesk.db" "SELECT count(*) FROM messages WHERE direc
    "its stored address and reference lists are valid JSON"
 is "$(sqlite3 "$DESK/var/postdesk.db" "SELECT count(*) FROM events WHERE NOT json_valid(detail)")" 0 \
    "and so is every event detail"
+# libytnef prints its complaints about a malformed winmail.dat on standard
+# output; they must not end up inside the JSON.
+"$POSTDESK" parse --json "$CORPUS/broken/tnef-garbage.eml" > "$T/tnef.json" 2>/dev/null
+strict < "$T/tnef.json"; ok $? "parse --json of a malformed winmail.dat is strict JSON"
 done_testing
