@@ -62,7 +62,7 @@ REPLAY_BINS  := $(patsubst %,$(B)/tests/fuzz-replay-%,$(FUZZ_TARGETS))
 
 BENCH_BINS := $(B)/bench/gen-corpus $(B)/bench/parse-baseline $(B)/bench/peak-rss $(B)/bench/rules-bench
 
-.PHONY: all deps test-deps demo check test unit e2e bench fuzz fuzz-build install clean
+.PHONY: all deps demo-deps test-deps demo check test unit e2e bench fuzz fuzz-build install clean
 all: $(BIN)
 
 $(B)/ingest/%.o: ingest/%.c
@@ -110,6 +110,8 @@ $(B)/bench/%: bench/%.c
 
 deps:
 	@scripts/deps.sh build
+demo-deps:
+	@scripts/deps.sh demo
 test-deps:
 	@scripts/deps.sh test
 
@@ -117,7 +119,7 @@ test-deps:
 # that pkg-config is read again with the libraries present.
 # The demo builds quietly (-s: no compiler command lines, only warnings
 # and errors) and says so; make V=1 demo shows the commands.
-demo: deps
+demo: demo-deps
 	@echo "Building $(BIN) (make V=1 demo shows the compiler commands)"
 	@$(MAKE) --no-print-directory $(if $(filter 1,$(V)),,-s) $(BIN)
 	@scripts/demo.sh $(BIN)
