@@ -280,34 +280,6 @@ check_lines (const char *path, const char *text, gsize len, GError **err)
   return true;
 }
 
-/* The edit distance between 'a' and 'b' (optimal string alignment: an
- * insertion, a deletion, a substitution or a swap of two neighbours each
- * count one), ignoring ASCII case. */
-static gsize
-edit_distance (const char *a, const char *b)
-{
-  gsize n = strlen (a), m = strlen (b);
-  g_autofree gsize *d = g_new (gsize, (n + 1) * (m + 1));
-#define D(i, j) d[(i) * (m + 1) + (j)]
-  for (gsize i = 0; i <= n; i++)
-    D (i, 0) = i;
-  for (gsize j = 0; j <= m; j++)
-    D (0, j) = j;
-  for (gsize i = 1; i <= n; i++)
-    for (gsize j = 1; j <= m; j++)
-      {
-        gsize cost = g_ascii_tolower (a[i - 1]) == g_ascii_tolower (b[j - 1]) ? 0 : 1;
-        gsize best = MIN (MIN (D (i - 1, j) + 1, D (i, j - 1) + 1), D (i - 1, j - 1) + cost);
-        if (i > 1 && j > 1 && g_ascii_tolower (a[i - 1]) == g_ascii_tolower (b[j - 2])
-            && g_ascii_tolower (a[i - 2]) == g_ascii_tolower (b[j - 1]))
-          best = MIN (best, D (i - 2, j - 2) + 1);
-        D (i, j) = best;
-      }
-  gsize result = D (n, m);
-#undef D
-  return result;
-}
-
 const char *
 pd_config_suggest (const char *section, const char *key)
 {
@@ -322,7 +294,7 @@ pd_config_suggest (const char *section, const char *key)
       const char *candidate = key != NULL ? known_keys[i].key : known_keys[i].section;
       if (key != NULL && strcmp (known_keys[i].section, kind) != 0)
         continue;
-      gsize distance = edit_distance (key != NULL ? key : kind, candidate);
+      gsize distance = pd_edit_distance (key != NULL ? key : kind, candidate);
       if (distance < best_distance)
         {
           best = candidate;

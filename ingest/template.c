@@ -329,41 +329,19 @@ add_text (parser_t *ps, const char *text, gsize len)
   g_ptr_array_add (nodes, n);
 }
 
-/* Levenshtein distance, for "did you mean". Names are short. */
-static guint
-distance (const char *a, const char *b)
-{
-  gsize la = strlen (a), lb = strlen (b);
-  if (la > 40 || lb > 40)
-    return G_MAXUINT;
-  guint row[41];
-  for (gsize j = 0; j <= lb; j++)
-    row[j] = (guint) j;
-  for (gsize i = 1; i <= la; i++)
-    {
-      guint diag = row[0];
-      row[0] = (guint) i;
-      for (gsize j = 1; j <= lb; j++)
-        {
-          guint up = row[j];
-          guint best = MIN (row[j] + 1, row[j - 1] + 1);
-          row[j] = MIN (best, diag + (a[i - 1] == b[j - 1] ? 0 : 1));
-          diag = up;
-        }
-    }
-  return row[lb];
-}
-
 /* The known variable nearest to 'name' when at most a third differs.
  * (borrowed: static) */
 static const char *
 suggest (const char *name)
 {
   const char *best = NULL;
-  guint best_d = G_MAXUINT;
+  /* No variable is this long: a guess would cost time and help nobody. */
+  if (strlen (name) > 64)
+    return NULL;
+  gsize best_d = G_MAXSIZE;
   for (gsize i = 0; i < N_VARS; i++)
     {
-      guint d = distance (name, variables[i].name);
+      gsize d = pd_edit_distance (name, variables[i].name);
       if (d < best_d)
         {
           best_d = d;

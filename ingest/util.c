@@ -115,3 +115,31 @@ pd_dir_names (const char *dir, const char *suffix, const char *what, GError **er
   g_ptr_array_sort (names, compare_names);
   return names;
 }
+
+/* The edit distance between 'a' and 'b' (optimal string alignment: an
+ * insertion, a deletion, a substitution or a swap of two neighbours each
+ * count one), ignoring ASCII case. */
+gsize
+pd_edit_distance (const char *a, const char *b)
+{
+  gsize n = strlen (a), m = strlen (b);
+  g_autofree gsize *d = g_new (gsize, (n + 1) * (m + 1));
+#define D(i, j) d[(i) * (m + 1) + (j)]
+  for (gsize i = 0; i <= n; i++)
+    D (i, 0) = i;
+  for (gsize j = 0; j <= m; j++)
+    D (0, j) = j;
+  for (gsize i = 1; i <= n; i++)
+    for (gsize j = 1; j <= m; j++)
+      {
+        gsize cost = g_ascii_tolower (a[i - 1]) == g_ascii_tolower (b[j - 1]) ? 0 : 1;
+        gsize best = MIN (MIN (D (i - 1, j) + 1, D (i, j - 1) + 1), D (i - 1, j - 1) + cost);
+        if (i > 1 && j > 1 && g_ascii_tolower (a[i - 1]) == g_ascii_tolower (b[j - 2])
+            && g_ascii_tolower (a[i - 2]) == g_ascii_tolower (b[j - 1]))
+          best = MIN (best, D (i - 2, j - 2) + 1);
+        D (i, j) = best;
+      }
+  gsize result = D (n, m);
+#undef D
+  return result;
+}

@@ -56,6 +56,11 @@ char *pd_sha256_digest_hex (const guint8 digest[32]);
  * the 'what' folder) when it cannot be read. (transfer full, of char*) */
 GPtrArray *pd_dir_names (const char *dir, const char *suffix, const char *what, GError **err);
 
+/* The edit distance between 'a' and 'b' for "did you mean" (optimal string
+ * alignment: an insertion, a deletion, a substitution or a swap of two
+ * neighbours each count one), ignoring ASCII case. */
+gsize pd_edit_distance (const char *a, const char *b);
+
 /* The domain of an address, lower-cased, or NULL when there is no '@'
  * (transfer full). */
 char *pd_address_domain (const char *address);
