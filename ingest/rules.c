@@ -862,17 +862,6 @@ word_end (const char *s)
   return s;
 }
 
-static bool
-valid_name (const char *s, gsize len)
-{
-  if (len == 0 || !g_ascii_isalnum (s[0]))
-    return false;
-  for (gsize i = 0; i < len; i++)
-    if (!g_ascii_isalnum (s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
-      return false;
-  return true;
-}
-
 /* The end of the rule being read: a rule must say what it matches. */
 static void
 finish_rule (parser_t *ps)
@@ -900,7 +889,7 @@ parse_rule_line (parser_t *ps, const char *kw_end)
       problem (ps, name, "rule needs a name");
       return;
     }
-  if (!valid_name (name, (gsize) (end - name)))
+  if (!pd_valid_name (name, (gsize) (end - name)))
     {
       problem (ps, name, "bad rule name '%.*s' (letters, digits, '-', '_' and '.', starting with a letter or digit)",
                (int) (end - name), name);
@@ -1298,7 +1287,7 @@ parse_action (parser_t *ps, const char *kw, const char *kw_end)
       for (const char *t = arg; *t != '\0'; t = skip_space (word_end (t)))
         {
           const char *end = word_end (t);
-          if (!valid_name (t, (gsize) (end - t)))
+          if (!pd_valid_name (t, (gsize) (end - t)))
             {
               problem (ps, t, "bad tag '%.*s' (letters, digits, '-', '_' and '.')", (int) (end - t), t);
               continue;

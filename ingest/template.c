@@ -351,17 +351,6 @@ suggest (const char *name)
   return best_d * 3 <= strlen (name) ? best : NULL;
 }
 
-static bool
-valid_tag_name (const char *s, gsize len)
-{
-  if (len == 0 || !g_ascii_isalnum (s[0]))
-    return false;
-  for (gsize i = 0; i < len; i++)
-    if (!g_ascii_isalnum (s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
-      return false;
-  return true;
-}
-
 static void
 unknown_variable (parser_t *ps, const char *name)
 {
@@ -382,7 +371,7 @@ handle_tag (parser_t *ps, char sigil, const char *name)
   if (is_test)
     {
       const char *t = name + 4;
-      if (!valid_tag_name (t, strlen (t)))
+      if (!pd_valid_name (t, strlen (t)))
         {
           problem (ps, "bad tag name '%s' in '{{%c%s}}' (letters, digits, '-', '_' and '.')", t,
                    sigil != 0 ? sigil : '#', name);

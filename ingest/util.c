@@ -143,3 +143,14 @@ pd_edit_distance (const char *a, const char *b)
 #undef D
   return result;
 }
+
+bool
+pd_valid_name (const char *s, gsize len)
+{
+  if (len == 0 || !g_ascii_isalnum (s[0]))
+    return false;
+  for (gsize i = 0; i < len; i++)
+    if (!g_ascii_isalnum (s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+      return false;
+  return true;
+}

@@ -61,6 +61,12 @@ GPtrArray *pd_dir_names (const char *dir, const char *suffix, const char *what, 
  * neighbours each count one), ignoring ASCII case. */
 gsize pd_edit_distance (const char *a, const char *b);
 
+/* True when the 'len' bytes at 's' are a name an admin gives a rule or a
+ * tag: a letter or digit, then letters, digits, '-', '_' or '.'. Rules
+ * and templates share it, so that every tag a rule can give a template
+ * can name. */
+bool pd_valid_name (const char *s, gsize len);
+
 /* The domain of an address, lower-cased, or NULL when there is no '@'
  * (transfer full). */
 char *pd_address_domain (const char *address);
