@@ -104,6 +104,21 @@ open_store (const pd_config_t *cfg, pd_store_mode_t mode)
   return store;
 }
 
+char *
+pd_cmd_folder (const pd_global_t *g, const char *given, pd_cmd_folder_t which, int *status)
+{
+  *status = 0;
+  if (given != NULL)
+    return g_strdup (given);
+  g_autoptr (pd_config_t) cfg = load_config (g);
+  if (cfg == NULL)
+    {
+      *status = 2;
+      return NULL;
+    }
+  return g_strdup (which == PD_CMD_FOLDER_RULES ? cfg->rules_dir : cfg->templates_dir);
+}
+
 int
 pd_cmd_open (const pd_global_t *g, pd_store_mode_t mode, pd_config_t **cfg, pd_store_t **store)
 {

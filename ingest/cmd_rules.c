@@ -11,26 +11,6 @@
 #include "postdesk/rules.h"
 #include "postdesk/source.h"
 
-/* The rules folder: 'dir' when given, else the configured one. Prints why
- * and returns NULL (with *status = 2) when there is no configuration to
- * take it from. (transfer full) */
-static char *
-rules_dir (const pd_global_t *g, const char *dir, int *status)
-{
-  if (dir != NULL)
-    return g_strdup (dir);
-  GError *err = NULL;
-  g_autofree char *path = pd_config_find (g->config_path, &err);
-  g_autoptr (pd_config_t) cfg = NULL;
-  if (path == NULL || !pd_config_load (path, &cfg, &err))
-    {
-      *status = pd_cmd_fail (err);
-      g_error_free (err);
-      return NULL;
-    }
-  return g_strdup (cfg->rules_dir);
-}
-
 /* Loads the rules, printing every problem on failure (one per line, as
  * "file:line:column: message"). */
 static pd_rules_t *
@@ -64,7 +44,7 @@ rules_check (const pd_global_t *g, int argc, char **argv)
       fprintf (stderr, "postdesk rules check: give at most one folder\n");
       return 2;
     }
-  g_autofree char *dir = rules_dir (g, argc == 2 ? argv[1] : NULL, &status);
+  g_autofree char *dir = pd_cmd_folder (g, argc == 2 ? argv[1] : NULL, PD_CMD_FOLDER_RULES, &status);
   if (dir == NULL)
     return status;
   guint problems;
@@ -218,7 +198,7 @@ rules_test (const pd_global_t *g, int argc, char **argv)
       fprintf (stderr, "postdesk rules test: give at least one message file or folder\n");
       return 2;
     }
-  g_autofree char *dir = rules_dir (g, dir_opt, &status);
+  g_autofree char *dir = pd_cmd_folder (g, dir_opt, PD_CMD_FOLDER_RULES, &status);
   if (dir == NULL)
     return status;
   guint problems;

@@ -11,26 +11,6 @@
 #include "postdesk/template.h"
 #include "postdesk/text.h"
 
-/* The templates folder: 'dir' when given, else the configured one. Prints
- * why and returns NULL (with *status set) when there is no configuration
- * to take it from. (transfer full) */
-static char *
-templates_dir (const pd_global_t *g, const char *dir, int *status)
-{
-  if (dir != NULL)
-    return g_strdup (dir);
-  GError *err = NULL;
-  g_autofree char *path = pd_config_find (g->config_path, &err);
-  g_autoptr (pd_config_t) cfg = NULL;
-  if (path == NULL || !pd_config_load (path, &cfg, &err))
-    {
-      *status = pd_cmd_fail (err);
-      g_error_free (err);
-      return NULL;
-    }
-  return g_strdup (cfg->templates_dir);
-}
-
 static int
 templates_check (const pd_global_t *g, int argc, char **argv)
 {
@@ -46,7 +26,7 @@ templates_check (const pd_global_t *g, int argc, char **argv)
       fprintf (stderr, "postdesk templates check: give at most one folder\n");
       return 2;
     }
-  g_autofree char *dir = templates_dir (g, argc == 2 ? argv[1] : NULL, &status);
+  g_autofree char *dir = pd_cmd_folder (g, argc == 2 ? argv[1] : NULL, PD_CMD_FOLDER_TEMPLATES, &status);
   if (dir == NULL)
     return status;
   GError *err = NULL;

@@ -47,6 +47,13 @@ pd_reloadable_t *pd_cmd_load_rules (const pd_config_t *cfg, int *status);
 /* The same for the templates of the mail postdesk sends. */
 pd_reloadable_t *pd_cmd_load_templates (const pd_config_t *cfg, int *status);
 
+/* The folder a check command reads: 'given' (from the command line) when
+ * not NULL, else the configured rules or templates folder. NULL, after
+ * printing why, with *status 2 when the configuration cannot be loaded.
+ * (transfer full) */
+typedef enum { PD_CMD_FOLDER_RULES, PD_CMD_FOLDER_TEMPLATES } pd_cmd_folder_t;
+char *pd_cmd_folder (const pd_global_t *g, const char *given, pd_cmd_folder_t which, int *status);
+
 /* Prints "postdesk: <message>" to stderr, as one line without control
  * characters, and returns the exit status for it. */
 int pd_cmd_fail (const GError *err);
