@@ -665,10 +665,14 @@ keep_clock (pd_pipeline_t *p, const prepared_t *m, gint64 ticket, const char *ki
     return true;
   if (!customer || p->templates == NULL)
     return true;
-  /* Read again: the deadlines above are part of what the customer learns. */
-  g_clear_pointer (&t, pd_ticket_free);
-  if (!pd_store_ticket_get (p->store, ticket, &t, err))
-    return false;
+  /* Read again when the deadlines just moved: they are part of what the
+   * customer learns. A new ticket was read with its deadlines already. */
+  if (!opened)
+    {
+      g_clear_pointer (&t, pd_ticket_free);
+      if (!pd_store_ticket_get (p->store, ticket, &t, err))
+        return false;
+    }
   pd_time_t now = pd_time_now ();
   g_autofree char *suppress = policy_suppression (p, m, now);
   pd_reload_ref_t *ref = pd_reloadable_acquire (p->templates);
