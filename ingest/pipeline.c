@@ -648,6 +648,7 @@ keep_clock (pd_pipeline_t *p, const prepared_t *m, gint64 ticket, const char *ki
     }
   else if (raised)
     {
+      /* Only a rise counts, and with two severities it is from 2 to 1. */
       previous = 2;
       why = PD_ACK_RAISED;
       pd_time_t start = t->clock_started_at != 0 ? t->clock_started_at : m->arrival.received_at;
